@@ -1,0 +1,184 @@
+"""Apply: execute the plan's writes for one tool, journaled before and after, links recorded per batch.
+
+Each batch is journaled as `planned` before the remote call and marked `applied` or `failed`
+after it, and the links of created records are committed right after the call, before any cursor
+moves. A crash between the remote write and the local record leaves `planned` rows behind; the
+rerun re-plans those records and the natural-key upsert finds what was created instead of
+creating it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from connectors.connections import connection_from_env
+from connectors.errors import WriteFailed
+from connectors.registry import writer_for
+from connectors.writer import WriteItem, WriteOutcome
+from flows.extract import link_hash
+from flows.plan import LinkView, PlannedWrite
+from mappings.spec import Mapping as ToolMapping
+from state.dead_letters import add_dead_letter
+from state.journal import mark_applied, mark_failed, plan_write
+from state.links import upsert_links
+
+__all__ = ["APPLY_BATCH", "AfterRemoteWrite", "Applied", "after_remote_write", "apply_writes"]
+
+APPLY_BATCH = 100
+"""Writes per journaled batch: a crash loses at most one batch of local bookkeeping."""
+
+AfterRemoteWrite = Callable[[str, Sequence[WriteOutcome]], None]
+
+after_remote_write: list[AfterRemoteWrite] = []
+"""Called after each remote batch, before its links are recorded: the seam fault tests use."""
+
+
+@dataclass
+class Applied:
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    dead_letters: int = 0
+    links: dict[str, list[LinkView]] = field(default_factory=dict)
+
+
+def _chunks(items: Sequence[PlannedWrite], size: int) -> list[Sequence[PlannedWrite]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _written_values(write: PlannedWrite, before: LinkView | None) -> dict[str, str | None]:
+    values = dict(before.values) if before is not None else {}
+    values.update({f: c.new for f, c in write.changes.items()})
+    return values
+
+
+@task(name="apply", task_run_name="apply-{tool}", cache_policy=NO_CACHE)
+def apply_writes(
+    tool: str,
+    mapping: ToolMapping,
+    writes: Sequence[PlannedWrite],
+    known: dict[tuple[str, str], LinkView],
+    engine: Engine,
+    run_id: str,
+) -> Applied:
+    """Write one tool's share of the plan, exactly as planned."""
+    logger = get_run_logger()
+    result = Applied()
+    if not writes:
+        return result
+    writer = writer_for(connection_from_env(tool))
+    try:
+        for batch in _chunks(writes, APPLY_BATCH):
+            with Session(engine) as session:
+                entry_ids = [
+                    plan_write(
+                        session,
+                        run_id=run_id,
+                        tool=tool,
+                        entity=w.entity,
+                        record_id=w.record_id,
+                        unified_id=w.unified_id,
+                        natural_key=w.natural_key,
+                        op=w.op,
+                        before={f: c.old for f, c in w.changes.items()},
+                        after={f: c.new for f, c in w.changes.items()},
+                    )
+                    for w in batch
+                ]
+                session.commit()
+            items = [
+                WriteItem(key=w.natural_key, record_id=w.record_id, properties=w.payload)
+                for w in batch
+            ]
+            try:
+                outcomes = writer.upsert(mapping.entity, items)
+            except WriteFailed as exc:
+                outcomes = [
+                    WriteOutcome(
+                        key=w.natural_key,
+                        ok=False,
+                        record_id=w.record_id,
+                        created=False,
+                        error=str(exc),
+                        data=None,
+                    )
+                    for w in batch
+                ]
+            for hook in after_remote_write:
+                hook(tool, outcomes)
+            _record(engine, run_id, tool, mapping, batch, entry_ids, outcomes, known, result)
+    finally:
+        writer.close()
+    logger.info(
+        "%s: %d created, %d updated, %d failed",
+        tool,
+        result.created,
+        result.updated,
+        result.failed,
+    )
+    return result
+
+
+def _record(
+    engine: Engine,
+    run_id: str,
+    tool: str,
+    mapping: ToolMapping,
+    batch: Sequence[PlannedWrite],
+    entry_ids: list[int],
+    outcomes: Sequence[WriteOutcome],
+    known: dict[tuple[str, str], LinkView],
+    result: Applied,
+) -> None:
+    if len(outcomes) != len(batch):
+        raise WriteFailed(
+            f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items"
+        )
+    link_rows: list[dict[str, object]] = []
+    with Session(engine) as session:
+        for write, entry_id, outcome in zip(batch, entry_ids, outcomes, strict=True):
+            if not outcome.ok or outcome.record_id is None:
+                reason = outcome.error or "the tool returned no record id"
+                mark_failed(session, entry_id, reason)
+                add_dead_letter(
+                    session,
+                    run_id=run_id,
+                    tool=tool,
+                    stream=mapping.stream,
+                    record_id=write.record_id,
+                    stage="apply",
+                    reason=reason,
+                    payload={"unified_id": write.unified_id, "op": write.op, **write.payload},
+                )
+                result.failed += 1
+                result.dead_letters += 1
+                continue
+            before = known.get((tool, write.record_id)) if write.record_id else None
+            values = _written_values(write, before)
+            digest = link_hash(mapping, values)
+            link_rows.append(
+                {
+                    "tool": tool,
+                    "entity": mapping.entity,
+                    "record_id": outcome.record_id,
+                    "unified_id": write.unified_id,
+                    "last_written_hash": digest,
+                    "last_values": values,
+                }
+            )
+            result.links.setdefault(write.unified_id, []).append(
+                LinkView(tool=tool, record_id=outcome.record_id, values=values)
+            )
+            mark_applied(session, entry_id, outcome.record_id, {f: c.new for f, c in write.changes.items()})
+            if write.op == "create" and outcome.created:
+                result.created += 1
+            else:
+                result.updated += 1
+        upsert_links(session, link_rows)
+        session.commit()

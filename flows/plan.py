@@ -1,0 +1,153 @@
+"""The plan: every write a sync run will make, computed before anything is written.
+
+Pure: it compares each golden record with what revsync last knew of each tool's linked record,
+so a dry run and a real run over the same state produce the same plan, and apply executes
+exactly these items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mappings.spec import Mapping as ToolMapping
+from mappings.spec import from_unified, mapped_fields
+
+__all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
+
+
+class FieldChange(BaseModel):
+    old: str | None
+    new: str | None
+
+
+class PlannedWrite(BaseModel):
+    """One record to create or update in one tool."""
+
+    tool: str
+    entity: str
+    unified_id: str
+    op: Literal["create", "update"]
+    record_id: str | None
+    natural_key: str
+    changes: dict[str, FieldChange]
+    payload: dict[str, Any]
+
+
+class Skipped(BaseModel):
+    tool: str
+    unified_id: str
+    reason: str
+
+
+class Plan(BaseModel):
+    writes: list[PlannedWrite] = Field(default_factory=list)
+    skipped: list[Skipped] = Field(default_factory=list)
+
+    def for_tool(self, tool: str) -> list[PlannedWrite]:
+        return [w for w in self.writes if w.tool == tool]
+
+    def count(self, tool: str, op: str) -> int:
+        return sum(1 for w in self.writes if w.tool == tool and w.op == op)
+
+
+class LinkView(BaseModel):
+    """What revsync last knew of one tool record linked to a golden record."""
+
+    tool: str
+    record_id: str
+    values: dict[str, str | None]
+
+
+def _empty(value: str | None) -> bool:
+    return value is None or value == ""
+
+
+def _update_for(
+    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None], link: LinkView
+) -> PlannedWrite | Skipped | None:
+    comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
+    changes: dict[str, FieldChange] = {}
+    for field in sorted(comparable - set(mapping.identity_fields())):
+        new = golden.get(field)
+        old = link.values.get(field)
+        if not _empty(new) and new != old:
+            changes[field] = FieldChange(old=old, new=new)
+    if not changes:
+        return None
+    own_key = link.values.get(mapping.natural_key)
+    if _empty(own_key):
+        return Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=f"record {link.record_id} has no {mapping.natural_key} to address it by",
+        )
+    payload = from_unified(mapping, {f: c.new for f, c in changes.items()}, create=False)
+    return PlannedWrite(
+        tool=mapping.tool,
+        entity=mapping.entity,
+        unified_id=unified_id,
+        op="update",
+        record_id=link.record_id,
+        natural_key=str(own_key),
+        changes=changes,
+        payload=payload,
+    )
+
+
+def _create_for(
+    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None]
+) -> PlannedWrite | Skipped:
+    key = golden.get(mapping.natural_key)
+    if _empty(key):
+        return Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=f"no {mapping.natural_key}: {mapping.tool} needs one to create a record",
+        )
+    outbound = mapped_fields(mapping, "out")
+    values = {f: golden.get(f) for f in outbound if not _empty(golden.get(f))}
+    return PlannedWrite(
+        tool=mapping.tool,
+        entity=mapping.entity,
+        unified_id=unified_id,
+        op="create",
+        record_id=None,
+        natural_key=str(key),
+        changes={f: FieldChange(old=None, new=v) for f, v in sorted(values.items())},
+        payload=from_unified(mapping, values, create=True),
+    )
+
+
+def build_plan(
+    goldens: Mapping[str, Mapping[str, str | None]],
+    links: Mapping[str, Iterable[LinkView]],
+    mappings: Iterable[ToolMapping],
+) -> Plan:
+    """Plan the writes that bring every tool in line with the given golden records.
+
+    `goldens` holds the golden values of the records this run touched; `links` the tool records
+    linked to each of them. A tool with no linked record gets a create (addressed by its natural
+    key, so a rerun after a crash upserts instead of duplicating); a linked record whose known
+    values differ from the golden ones gets an update of just those fields.
+    """
+    plan = Plan()
+    tool_mappings = list(mappings)
+    for unified_id in sorted(goldens):
+        golden = goldens[unified_id]
+        linked = list(links.get(unified_id, ()))
+        for mapping in tool_mappings:
+            own = sorted((v for v in linked if v.tool == mapping.tool), key=lambda v: v.record_id)
+            items: list[PlannedWrite | Skipped | None]
+            if own:
+                items = [_update_for(mapping, unified_id, golden, view) for view in own]
+            else:
+                items = [_create_for(mapping, unified_id, golden)]
+            for item in items:
+                if isinstance(item, PlannedWrite):
+                    plan.writes.append(item)
+                elif isinstance(item, Skipped):
+                    plan.skipped.append(item)
+    return plan

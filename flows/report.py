@@ -1,0 +1,70 @@
+"""What a sync run did, per tool and stage: the source of the summary artifact and the CLI report."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = ["STAGE_COLUMNS", "SyncReport", "ToolCounts"]
+
+
+class ToolCounts(BaseModel):
+    read: int = 0
+    invalid: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    matched: int = 0
+    new: int = 0
+    planned_creates: int = 0
+    planned_updates: int = 0
+    skipped: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    read_error: str | None = None
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+STAGE_COLUMNS: tuple[str, ...] = (
+    "read",
+    "invalid",
+    "unchanged",
+    "changed",
+    "matched",
+    "new",
+    "planned_creates",
+    "planned_updates",
+    "skipped",
+    "created",
+    "updated",
+    "failed",
+)
+
+
+class SyncReport(BaseModel):
+    run_id: str
+    dry_run: bool
+    tools: dict[str, ToolCounts] = Field(default_factory=dict)
+    golden_touched: int = 0
+    golden_changed: int = 0
+    dead_letters: int = 0
+    status: str = "running"
+
+    def tool(self, name: str) -> ToolCounts:
+        return self.tools.setdefault(name, ToolCounts())
+
+    @property
+    def written(self) -> int:
+        return sum(c.written for c in self.tools.values())
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per tool, the stage counts as columns (the `sync-summary` table)."""
+        rows: list[dict[str, object]] = []
+        for name, counts in sorted(self.tools.items()):
+            row: dict[str, object] = {"tool": name}
+            row.update({col: getattr(counts, col) for col in STAGE_COLUMNS})
+            row["read_error"] = counts.read_error or ""
+            rows.append(row)
+        return rows

@@ -1,0 +1,302 @@
+"""The sync flow: extract → map → match → merge → plan → apply → checkpoint.
+
+The flow only orchestrates: each stage is a task in its own module, every query lives in
+`state/`. Read-side bookkeeping (what each record looked like, the cursors) is committed at the
+checkpoint, after apply, so a crash anywhere before it replays the run from the old cursors; a
+dry run stops after plan and writes nothing but its run row and artifacts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from flows.apply import apply_writes
+from flows.artifacts import publish_dead_letters, publish_plan, publish_summary
+from flows.extract import Mapped, extract_stream, map_records
+from flows.plan import LinkView, Plan, build_plan
+from flows.report import SyncReport
+from flows.resolve import Merged, match_records, merge_goldens
+from mappings.spec import Mapping as ToolMapping
+from mappings.spec import load_mapping
+from mappings.survivorship import GoldenView, load_rules
+from matching.model import KnownIndex, MatchResult
+from state.cursors import load_cursor, save_cursor
+from state.db import engine_from_url, init_schema
+from state.dead_letters import add_dead_letter
+from state.decisions import record_decisions
+from state.golden import load_golden, save_golden
+from state.links import links_for_tool, links_for_unified, upsert_links
+from state.runs import finish_run, start_run
+
+__all__ = ["DEFAULT_TOOLS", "SyncResult", "sync"]
+
+DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp")
+ENTITY = "person"
+
+
+class SyncResult(BaseModel):
+    report: SyncReport
+    plan: Plan
+
+
+def _run_id() -> str:
+    current = flow_run.get_id()
+    return str(current) if current else uuid.uuid4().hex
+
+
+def _known_index(engine: Engine, tools: list[str]) -> tuple[KnownIndex, dict[tuple[str, str], set[str]]]:
+    """Every golden record and link, for matching; and the hashes each tool record is known by."""
+    with Session(engine) as session:
+        goldens = load_golden(session, ENTITY)
+        links: dict[tuple[str, str], str] = {}
+        hashes: dict[tuple[str, str], set[str]] = {}
+        for tool in tools:
+            for record_id, link in links_for_tool(session, tool, ENTITY).items():
+                links[(tool, record_id)] = link.unified_id
+                hashes[(tool, record_id)] = {
+                    h for h in (link.last_read_hash, link.last_written_hash) if h
+                }
+    index = KnownIndex.build({uid: dict(g.values) for uid, g in goldens.items()}, links)
+    return index, hashes
+
+
+def _golden_views(engine: Engine, unified_ids: set[str]) -> dict[str, GoldenView]:
+    with Session(engine) as session:
+        rows = load_golden(session, ENTITY, unified_ids)
+    return {
+        uid: GoldenView.model_validate({"values": row.values, "provenance": row.provenance})
+        for uid, row in rows.items()
+    }
+
+
+def _link_views(
+    engine: Engine, unified_ids: set[str], fresh: dict[tuple[str, str], tuple[str, LinkView]]
+) -> dict[str, list[LinkView]]:
+    """Stored links of these goldens, overlaid with the records read in this run."""
+    views: dict[tuple[str, str], tuple[str, LinkView]] = {}
+    with Session(engine) as session:
+        for link in links_for_unified(session, unified_ids):
+            views[(link.tool, link.record_id)] = (
+                link.unified_id,
+                LinkView(tool=link.tool, record_id=link.record_id, values=link.last_values or {}),
+            )
+    views.update(fresh)
+    by_golden: dict[str, list[LinkView]] = defaultdict(list)
+    for uid, view in views.values():
+        by_golden[uid].append(view)
+    return by_golden
+
+
+@task(name="plan", task_run_name="plan", cache_policy=NO_CACHE)
+def plan_writes(
+    goldens: dict[str, GoldenView],
+    links: dict[str, list[LinkView]],
+    mappings: list[ToolMapping],
+) -> Plan:
+    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings)
+
+
+def _persist_resolution(
+    engine: Engine, run_id: str, merged: Merged, matches: list[MatchResult]
+) -> None:
+    with Session(engine) as session:
+        save_golden(
+            session,
+            [
+                {
+                    "unified_id": uid,
+                    "entity": ENTITY,
+                    **merged.goldens[uid].model_dump(mode="json"),
+                }
+                for uid in sorted(merged.changed)
+            ],
+        )
+        record_decisions(
+            session,
+            [
+                {
+                    "entity": ENTITY,
+                    "unified_id": m.unified_id,
+                    "tool": m.record.tool,
+                    "record_id": m.record.record_id,
+                    "rule": str(m.evidence.get("rule", "link")),
+                    "score": float(m.evidence.get("score", 1.0)),
+                    "evidence": m.evidence,
+                    "run_id": run_id,
+                }
+                for m in matches
+            ],
+        )
+        session.commit()
+
+
+@task(name="checkpoint", task_run_name="checkpoint", cache_policy=NO_CACHE)
+def checkpoint(
+    engine: Engine,
+    run_id: str,
+    mapped: dict[str, Mapped],
+    matches: list[MatchResult],
+    cursors: dict[tuple[str, str], dict[str, Any]],
+    mappings: dict[str, ToolMapping],
+) -> None:
+    """Record what each read record looked like, then move the cursors: links before cursors."""
+    with Session(engine) as session:
+        rows = [
+            {
+                "tool": m.record.tool,
+                "entity": ENTITY,
+                "record_id": m.record.record_id,
+                "unified_id": m.unified_id,
+                "last_read_hash": mapped[m.record.tool].hashes[m.record.record_id],
+                "last_values": m.record.values,
+            }
+            for m in matches
+        ]
+        upsert_links(session, rows)
+        for (tool, stream), state in sorted(cursors.items()):
+            save_cursor(session, tool, stream, state, run_id)
+        session.commit()
+    del mappings
+
+
+def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m: Mapped) -> None:
+    if not m.invalid:
+        return
+    with Session(engine) as session:
+        for bad in m.invalid:
+            add_dead_letter(
+                session,
+                run_id=run_id,
+                tool=tool,
+                stream=stream,
+                record_id=bad.record_id,
+                stage="map",
+                reason=bad.reason,
+                payload=bad.payload,
+            )
+        session.commit()
+
+
+@flow(name="sync", log_prints=False)
+def sync(tools: list[str] | None = None, dry_run: bool = False) -> SyncResult:
+    """Bring every connected tool in line with the golden records.
+
+    `dry_run` stops after plan: the plan artifact shows every create and update with its old and
+    new values, and nothing is written to the tools or the state store but the run's own row.
+    """
+    logger = get_run_logger()
+    selected = list(tools or DEFAULT_TOOLS)
+    run_id = _run_id()
+    engine = engine_from_url()
+    init_schema(engine)
+    report = SyncReport(run_id=run_id, dry_run=dry_run)
+    with Session(engine) as session:
+        start_run(session, run_id, flow_run_id=run_id, dry_run=dry_run)
+        session.commit()
+    try:
+        result = _sync(engine, run_id, selected, dry_run, report)
+    except BaseException:
+        report.status = "failed"
+        with Session(engine) as session:
+            finish_run(session, run_id, "failed", report.model_dump(mode="json"))
+            session.commit()
+        raise
+    report.status = "completed"
+    with Session(engine) as session:
+        finish_run(session, run_id, "completed", report.model_dump(mode="json"))
+        session.commit()
+    publish_summary(report)
+    publish_plan(result.plan, dry_run=dry_run)
+    logger.info(
+        "sync %s: %d golden records touched, %d written, %d dead letters",
+        "planned" if dry_run else "done",
+        report.golden_touched,
+        report.written,
+        report.dead_letters,
+    )
+    return result
+
+
+def _sync(
+    engine: Engine, run_id: str, tools: list[str], dry_run: bool, report: SyncReport
+) -> SyncResult:
+    mappings = {tool: load_mapping(tool) for tool in tools}
+    known, hashes = _known_index(engine, tools)
+
+    mapped: dict[str, Mapped] = {}
+    cursors: dict[tuple[str, str], dict[str, Any]] = {}
+    for tool, mapping in mappings.items():
+        with Session(engine) as session:
+            cursor = load_cursor(session, tool, mapping.stream)
+        extracted = extract_stream(tool, mapping.stream, cursor)
+        counts = report.tool(tool)
+        counts.read = len(extracted.records)
+        counts.read_error = extracted.error
+        tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
+        m = map_records(tool, mapping, extracted.records, tool_hashes)
+        mapped[tool] = m
+        counts.invalid = len(m.invalid)
+        counts.unchanged = m.unchanged
+        counts.changed = len(m.changed)
+        if extracted.error is None and extracted.checkpoint is not None:
+            cursors[(tool, mapping.stream)] = extracted.checkpoint
+        if not dry_run:
+            _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
+        report.dead_letters += len(m.invalid)
+
+    changed = [record for m in mapped.values() for record in m.changed]
+    matches = match_records(changed, known)
+    for match in matches:
+        counts = report.tool(match.record.tool)
+        if match.created:
+            counts.new += 1
+        else:
+            counts.matched += 1
+    touched = {m.unified_id for m in matches}
+    merged = merge_goldens(matches, _golden_views(engine, touched), load_rules())
+    report.golden_touched = len(touched)
+    report.golden_changed = len(merged.changed)
+
+    fresh = {
+        (m.record.tool, m.record.record_id): (
+            m.unified_id,
+            LinkView(tool=m.record.tool, record_id=m.record.record_id, values=m.record.values),
+        )
+        for m in matches
+    }
+    links = _link_views(engine, touched, fresh)
+    plan = plan_writes(merged.goldens, dict(links), list(mappings.values()))
+    for tool in tools:
+        counts = report.tool(tool)
+        counts.planned_creates = plan.count(tool, "create")
+        counts.planned_updates = plan.count(tool, "update")
+        counts.skipped = sum(1 for s in plan.skipped if s.tool == tool)
+
+    if dry_run:
+        return SyncResult(report=report, plan=plan)
+
+    _persist_resolution(engine, run_id, merged, matches)
+    known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
+    for tool, mapping in mappings.items():
+        applied = apply_writes(tool, mapping, plan.for_tool(tool), known_views, engine, run_id)
+        counts = report.tool(tool)
+        counts.created = applied.created
+        counts.updated = applied.updated
+        counts.failed = applied.failed
+        report.dead_letters += applied.dead_letters
+    checkpoint(engine, run_id, mapped, matches, cursors, mappings)
+    publish_dead_letters(engine, run_id)
+    return SyncResult(report=report, plan=plan)
+
+
+if __name__ == "__main__":
+    sync()
