@@ -1,4 +1,4 @@
-"""Apply: execute the plan's writes for one tool, journaled before and after, links recorded per batch.
+"""Apply: execute one tool's share of the plan, journaled before and after, links per batch.
 
 Each batch is journaled as `planned` before the remote call and marked `applied` or `failed`
 after it, and the links of created records are committed right after the call, before any cursor
@@ -137,9 +137,7 @@ def _record(
     result: Applied,
 ) -> None:
     if len(outcomes) != len(batch):
-        raise WriteFailed(
-            f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items"
-        )
+        raise WriteFailed(f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items")
     link_rows: list[dict[str, object]] = []
     with Session(engine) as session:
         for write, entry_id, outcome in zip(batch, entry_ids, outcomes, strict=True):
@@ -175,7 +173,9 @@ def _record(
             result.links.setdefault(write.unified_id, []).append(
                 LinkView(tool=tool, record_id=outcome.record_id, values=values)
             )
-            mark_applied(session, entry_id, outcome.record_id, {f: c.new for f, c in write.changes.items()})
+            mark_applied(
+                session, entry_id, outcome.record_id, {f: c.new for f, c in write.changes.items()}
+            )
             if write.op == "create" and outcome.created:
                 result.created += 1
             else:

@@ -10,7 +10,13 @@ from flows.plan import Plan
 from flows.report import SyncReport
 from state.dead_letters import dead_letters_for_run
 
-__all__ = ["PLAN_ROWS_SHOWN", "plan_markdown", "publish_dead_letters", "publish_plan", "publish_summary"]
+__all__ = [
+    "PLAN_ROWS_SHOWN",
+    "plan_markdown",
+    "publish_dead_letters",
+    "publish_plan",
+    "publish_summary",
+]
 
 PLAN_ROWS_SHOWN = 500
 """The plan artifact lists this many writes in full; the counts always cover all of them."""

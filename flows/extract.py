@@ -18,9 +18,9 @@ from connectors.connections import connection_from_env
 from connectors.errors import ReadFailed
 from connectors.runner import Checkpoint, Record, read_stream
 from mappings.errors import MappingError
-from mappings.spec import Mapping as ToolMapping
-from mappings.spec import MappedRecord, mapped_fields, to_unified
 from mappings.hashing import values_hash
+from mappings.spec import MappedRecord, mapped_fields, to_unified
+from mappings.spec import Mapping as ToolMapping
 
 __all__ = ["Extracted", "Invalid", "Mapped", "extract_stream", "link_hash", "map_records"]
 

@@ -70,7 +70,8 @@ def _update_for(
 ) -> PlannedWrite | Skipped | None:
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
-    for field in sorted(comparable - set(mapping.identity_fields())):
+    identity = {f.unified for f in mapping.fields if f.identity}
+    for field in sorted(comparable - identity):
         new = golden.get(field)
         old = link.values.get(field)
         if not _empty(new) and new != old:

@@ -1,4 +1,4 @@
-"""What a sync run did, per tool and stage: the source of the summary artifact and the CLI report."""
+"""What a sync run did, per tool and stage: the summary artifact and the CLI report."""
 
 from __future__ import annotations
 

@@ -53,7 +53,9 @@ def _run_id() -> str:
     return str(current) if current else uuid.uuid4().hex
 
 
-def _known_index(engine: Engine, tools: list[str]) -> tuple[KnownIndex, dict[tuple[str, str], set[str]]]:
+def _known_index(
+    engine: Engine, tools: list[str]
+) -> tuple[KnownIndex, dict[tuple[str, str], set[str]]]:
     """Every golden record and link, for matching; and the hashes each tool record is known by."""
     with Session(engine) as session:
         goldens = load_golden(session, ENTITY)

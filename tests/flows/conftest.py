@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,20 +13,15 @@ import httpx
 import pytest
 
 from flows.demo import sandbox_environment
-from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN, SANDBOX_MAILCHIMP_KEY, SANDBOX_MAILCHIMP_LIST_ID
+from sandbox.credentials import (
+    SANDBOX_HUBSPOT_TOKEN,
+    SANDBOX_MAILCHIMP_KEY,
+    SANDBOX_MAILCHIMP_LIST_ID,
+)
 from sandbox.server import SandboxServer
 
 SEED_PEOPLE = 120
 SEED = 7
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
 
 
 @dataclass
@@ -33,6 +29,7 @@ class Tools:
     """Reads the sandbox through the vendors' own APIs, as a person checking the tools would."""
 
     server: SandboxServer
+    waits: list[float]
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(method, f"{self.server.url}/_sandbox{path}", **kwargs)
@@ -45,26 +42,42 @@ class Tools:
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": 100, "properties": props}
         while True:
-            page = httpx.get(
-                f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
-                params=params,
-                headers=headers,
-            ).raise_for_status().json()
+            page = (
+                httpx.get(
+                    f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
+                    params=params,
+                    headers=headers,
+                )
+                .raise_for_status()
+                .json()
+            )
             out += page["results"]
             after = page.get("paging", {}).get("next", {}).get("after")
             if not after:
                 return out
             params["after"] = after
 
+    def create_hubspot(self, properties: dict[str, str]) -> str:
+        response = httpx.post(
+            f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
+            json={"properties": properties},
+            headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
+        ).raise_for_status()
+        return str(response.json()["id"])
+
     def mailchimp_members(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = httpx.get(
-                f"{self.server.base_url('mailchimp')}/lists/{SANDBOX_MAILCHIMP_LIST_ID}/members",
-                params={"count": 1000, "offset": offset},
-                auth=("revsync", SANDBOX_MAILCHIMP_KEY),
-            ).raise_for_status().json()
+            page = (
+                httpx.get(
+                    f"{self.server.base_url('mailchimp')}/lists/{SANDBOX_MAILCHIMP_LIST_ID}/members",
+                    params={"count": 1000, "offset": offset},
+                    auth=("revsync", SANDBOX_MAILCHIMP_KEY),
+                )
+                .raise_for_status()
+                .json()
+            )
             out += page["members"]
             offset += len(page["members"])
             if not page["members"] or offset >= page["total_items"]:
@@ -78,7 +91,7 @@ class Tools:
 
     @staticmethod
     def subscriber_hash(email: str) -> str:
-        return hashlib.md5(email.strip().lower().encode()).hexdigest()  # noqa: S324
+        return hashlib.md5(email.strip().lower().encode()).hexdigest()
 
 
 @pytest.fixture
@@ -89,11 +102,19 @@ def tools(
     tmp_path: Path,
 ) -> Iterator[Tools]:
     """A sandbox seeded afresh, revsync pointed at it, and an empty SQLite state store."""
-    t = Tools(sandbox)
+    from connectors import retry
+    from connectors.runner import cdk_sleep
+
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "sleeper", waits.append)
+    stack = ExitStack()
+    stack.enter_context(cdk_sleep(waits.append))
+    t = Tools(sandbox, waits)
     t.control("POST", "/reset")
     t.control("POST", "/seed", json={"people": SEED_PEOPLE, "seed": SEED})
     for key, value in sandbox_environment(sandbox).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("REVSYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-    yield t
+    with stack:
+        yield t
     t.control("DELETE", "/faults")

@@ -62,7 +62,7 @@ def _goldens() -> dict[str, dict[str, str | None]]:
 def _assert_tool_holds_golden(tool: str, records: list[dict[str, Any]]) -> int:
     """Every linked record carries its golden record's values on the fields the tool syncs."""
     mapping = load_mapping(tool)
-    identity = set(mapping.identity_fields())
+    identity = {f.unified for f in mapping.fields if f.identity}
     goldens = _goldens()
     links = _links(tool)
     checked = 0
@@ -88,11 +88,11 @@ def test_first_run_gives_both_tools_the_same_people_with_golden_values(tools: To
     hubspot = tools.hubspot_contacts()
     mailchimp = tools.mailchimp_members()
     assert _assert_tool_holds_golden("hubspot", hubspot) == len(_unified("hubspot", hubspot))
-    assert _assert_tool_holds_golden("mailchimp", mailchimp) == len(_unified("mailchimp", mailchimp))
+    assert _assert_tool_holds_golden("mailchimp", mailchimp) == len(
+        _unified("mailchimp", mailchimp)
+    )
 
-    people_in = {
-        tool: set(_links(tool).values()) for tool in ("hubspot", "mailchimp")
-    }
+    people_in = {tool: set(_links(tool).values()) for tool in ("hubspot", "mailchimp")}
     rejected = {
         json.loads(json.dumps(d.payload)).get("unified_id")
         for d in _dead_letters()
@@ -166,9 +166,9 @@ def test_crash_between_remote_create_and_link_leaves_no_duplicate(tools: Tools) 
     members_after_crash = tools.mailchimp_members()
     with Session(engine_from_url()) as session:
         assert session.exec(select(Cursor)).all() == [], "a cursor moved past the crash"
-        assert (
-            session.exec(select(JournalEntry).where(JournalEntry.status == "planned")).all()
-        ), "the crash left no planned journal rows"
+        assert session.exec(select(JournalEntry).where(JournalEntry.status == "planned")).all(), (
+            "the crash left no planned journal rows"
+        )
 
     rerun = sync().report
 
@@ -182,12 +182,17 @@ def test_crash_between_remote_create_and_link_leaves_no_duplicate(tools: Tools) 
 def test_a_record_the_tool_rejects_is_a_dead_letter_and_the_rest_goes_through(
     tools: Tools,
 ) -> None:
+    tools.create_hubspot({"email": "pat.doe@example.com", "firstname": "Pat", "lastname": "Doe"})
+
     report = sync().report
 
     rejected = [d for d in _dead_letters() if d.stage == "apply"]
     assert rejected, "the seeded world has emails Mailchimp rejects"
     assert all(d.tool == "mailchimp" and d.reason for d in rejected)
-    assert any("fake or invalid" in d.reason for d in rejected)
+    assert any(
+        "fake or invalid" in d.reason and d.payload.get("email_address") == "pat.doe@example.com"
+        for d in rejected
+    )
     assert report.tools["mailchimp"].failed == len(rejected)
     assert report.tools["mailchimp"].created > 0
     malformed = [d for d in _dead_letters() if d.stage == "map"]
@@ -236,11 +241,10 @@ def test_a_429_with_retry_after_is_honoured(tools: Tools) -> None:
     report = sync().report
 
     assert report.tools["mailchimp"].created > 0
-    statuses = [
-        r["status"] for r in tools.requests("mailchimp") if r["method"] == "POST"
-    ]
+    statuses = [r["status"] for r in tools.requests("mailchimp") if r["method"] == "POST"]
     assert statuses[0] == 429
     assert 200 in statuses[1:]
+    assert 2.0 in tools.waits, f"the client waited {tools.waits}, not the 2 s Retry-After asked"
 
 
 def test_dry_run_plans_exactly_what_apply_then_does(tools: Tools) -> None:
@@ -261,7 +265,12 @@ def test_dry_run_plans_exactly_what_apply_then_does(tools: Tools) -> None:
             select(JournalEntry).where(JournalEntry.run_id == applied.report.run_id)
         ).all()
     planned_rows = sorted(
-        (w.tool, w.op, w.natural_key, json.dumps({f: c.new for f, c in w.changes.items()}, sort_keys=True))
+        (
+            w.tool,
+            w.op,
+            w.natural_key,
+            json.dumps({f: c.new for f, c in w.changes.items()}, sort_keys=True),
+        )
         for w in planned.plan.writes
     )
     journal_rows = sorted(
@@ -277,7 +286,13 @@ def test_no_secret_reaches_logs_artifacts_or_state(
     tools.control(
         "POST",
         "/faults",
-        json={"tool": "hubspot", "kind": "500", "path": "/search$", "method": "POST", "count": 1000},
+        json={
+            "tool": "hubspot",
+            "kind": "500",
+            "path": "/search$",
+            "method": "POST",
+            "count": 1000,
+        },
     )
     sync()
     tools.control("DELETE", "/faults")

@@ -1,0 +1,55 @@
+"""Sending one write call and turning whole-call failures into ``WriteFailed``.
+
+Shared by the writers so the wording and the classification of a failed call are the same for
+every tool; the retry policy has already run inside the client by the time we look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from connectors.errors import ErrorClass, WriteFailed, classify_response, scrub, vendor_message
+
+__all__ = ["send_json", "write_failed"]
+
+
+def send_json(
+    client: httpx.Client, method: str, path: str, body: Any, *, tool: str
+) -> httpx.Response:
+    """Send one JSON call; transport failures that outlived retries become ``WriteFailed``."""
+    try:
+        return client.request(method, path, json=body)
+    except httpx.HTTPError as exc:
+        raise WriteFailed(
+            f"{tool} did not answer after retries ({type(exc).__name__}); try again later",
+            tool=tool,
+            request=f"{method} {path}",
+            error_class=ErrorClass.RETRY,
+        ) from None
+
+
+def write_failed(
+    response: httpx.Response,
+    *,
+    tool: str,
+    hints: Mapping[int, str] | None = None,
+    secrets: Sequence[str] = (),
+) -> WriteFailed:
+    """A ``WriteFailed`` naming what to do, from a response the writer cannot use."""
+    error_class = classify_response(response)
+    hint = (hints or {}).get(response.status_code)
+    if hint is None:
+        hint = {
+            ErrorClass.RATE_LIMITED: "rate limited after every retry; try again later",
+            ErrorClass.RETRY: "the vendor kept failing after every retry; try again later",
+        }.get(error_class, "the vendor refused the call")
+    return WriteFailed(
+        f"{tool} write failed: {hint}: {scrub(vendor_message(response), secrets)}",
+        tool=tool,
+        request=f"{response.request.method} {response.request.url.path}",
+        status=response.status_code,
+        error_class=error_class,
+    )

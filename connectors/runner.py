@@ -1,0 +1,262 @@
+"""Run a tool's ``manifest.yaml`` in-process with the Airbyte CDK and yield plain records.
+
+The CDK speaks Airbyte messages; the rest of revsync wants ``Record`` and ``Checkpoint``. State
+goes to the ``YamlDeclarativeSource`` constructor (given only to ``read()`` it is silently
+ignored and every run becomes a full refresh). When the CDK reports a failure, everything read
+before it has already been yielded, then :class:`~connectors.errors.ReadFailed` is raised with a
+message for the operator and with every configured secret scrubbed out.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+# The CDK marks some of its own classes experimental with a DeprecationWarning raised at import
+# (see STACK-NOTES); silence exactly that one here so importing a connector never fails under
+# ``-W error``.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="This class is experimental")
+    from airbyte_cdk.models import (
+        AirbyteMessage,
+        AirbyteStateBlob,
+        AirbyteStateMessage,
+        AirbyteStateType,
+        AirbyteStream,
+        AirbyteStreamState,
+        ConfiguredAirbyteCatalog,
+        ConfiguredAirbyteStream,
+        DestinationSyncMode,
+        FailureType,
+        StreamDescriptor,
+        SyncMode,
+        Type,
+    )
+    from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from connectors.connections import Connection
+from connectors.errors import ErrorClass, ReadFailed, scrub
+from connectors.registry import manifest_path
+
+__all__ = ["Checkpoint", "Record", "build_source", "cdk_sleep", "read_stream"]
+
+logger = logging.getLogger(__name__)
+_cdk_logger = logging.getLogger("airbyte")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as the tool returned it (nested, unmapped)."""
+
+    stream: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The CDK's per-stream state blob, as it came: store it, hand it back next run."""
+
+    stream: str
+    state: dict[str, Any]
+
+
+@contextmanager
+def cdk_sleep(sleep: Callable[[float], None]) -> Iterator[None]:
+    """Replace the CDK's backoff sleeps (``backoff`` and ``rate_limiting``) for tests.
+
+    The CDK sleeps through ``time.sleep`` looked up in two modules; we swap only those modules'
+    ``time`` reference, so nothing else in the process stops sleeping.
+    """
+    import time as real_time
+
+    import backoff._sync as backoff_sync
+    from airbyte_cdk.sources.streams.http import rate_limiting
+
+    fake_time = SimpleNamespace(
+        **{name: getattr(real_time, name) for name in dir(real_time) if not name.startswith("__")}
+    )
+    fake_time.sleep = sleep
+    with (
+        mock.patch.object(backoff_sync, "time", fake_time),
+        mock.patch.object(rate_limiting, "time", fake_time),
+    ):
+        yield
+
+
+def build_source(
+    conn: Connection, state: Mapping[str, Mapping[str, Any]] | None = None
+) -> YamlDeclarativeSource:
+    """The CDK source for ``conn.tool``; building it validates the manifest against the schema."""
+    return YamlDeclarativeSource(
+        path_to_yaml=str(manifest_path(conn.tool)),
+        config=conn.cdk_config(),
+        state=_state_messages(state or {}),
+    )
+
+
+def read_stream(
+    conn: Connection, stream: str, state: dict[str, Any] | None
+) -> Iterator[Record | Checkpoint]:
+    """Read one stream, incrementally when it supports it, starting from ``state``."""
+    config = conn.cdk_config()
+    secrets = [value.get_secret_value() for value in conn.secrets.values()]
+    source = build_source(conn, {stream: state} if state else None)
+    catalog = _catalog(source, config, stream, conn.tool)
+    with _scrubbed_cdk_logs(secrets):
+        yield from _run(source, config, catalog, conn, stream, state, secrets)
+
+
+def _run(
+    source: YamlDeclarativeSource,
+    config: Mapping[str, Any],
+    catalog: ConfiguredAirbyteCatalog,
+    conn: Connection,
+    stream: str,
+    state: dict[str, Any] | None,
+    secrets: list[str],
+) -> Iterator[Record | Checkpoint]:
+    errors: list[tuple[str, FailureType | None]] = []
+    final: list[tuple[str, FailureType | None]] = []
+    try:
+        messages = source.read(
+            _cdk_logger, config, catalog, _state_messages({stream: state} if state else {})
+        )
+        for message in messages:
+            item = _translate(message, stream, errors)
+            if item is not None:
+                yield item
+    except AirbyteTracedException as exc:
+        # the CDK ends a failed sync with a summary exception; the stream's own TRACE says why
+        final.append((exc.message or str(exc.internal_message or "read failed"), exc.failure_type))
+    except Exception as exc:  # the CDK can raise anything; never let a secret escape in it
+        final.append((f"{type(exc).__name__}: {exc}", FailureType.system_error))
+    if errors or final:
+        raise _read_failed(conn.tool, stream, errors or final, secrets)
+
+
+class _SecretFilter(logging.Filter):
+    """Masks secrets in CDK log records (it logs response bodies, which may echo a token)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = list(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = scrub(text, self._secrets)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextmanager
+def _scrubbed_cdk_logs(secrets: list[str]) -> Iterator[None]:
+    """Attach the filter to every CDK logger that exists once the source is built."""
+    scrubber = _SecretFilter(secrets)
+    names = [_cdk_logger.name] + [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith(("airbyte.", "airbyte_cdk"))
+    ]
+    loggers = [logging.getLogger(name) for name in names]
+    for each in loggers:
+        each.addFilter(scrubber)
+    try:
+        yield
+    finally:
+        for each in loggers:
+            each.removeFilter(scrubber)
+
+
+def _translate(
+    message: AirbyteMessage, stream: str, errors: list[tuple[str, FailureType | None]]
+) -> Record | Checkpoint | None:
+    if message.type == Type.RECORD and message.record is not None:
+        return Record(stream=message.record.stream, data=dict(message.record.data))
+    if message.type == Type.STATE and message.state is not None:
+        stream_state = message.state.stream
+        if stream_state is None or stream_state.stream_descriptor.name != stream:
+            return None
+        blob = stream_state.stream_state
+        return Checkpoint(stream=stream, state=_blob_to_dict(blob))
+    if message.type == Type.TRACE and message.trace is not None and message.trace.error is not None:
+        error = message.trace.error
+        errors.append((error.message, error.failure_type))
+        logger.debug("CDK reported an error on %s", stream)
+    elif message.type == Type.LOG and message.log is not None:
+        logger.debug("cdk: %s", message.log.message)
+    return None
+
+
+def _read_failed(
+    tool: str, stream: str, errors: list[tuple[str, FailureType | None]], secrets: list[str]
+) -> ReadFailed:
+    config_error = any(kind == FailureType.config_error for _, kind in errors)
+    seen: list[str] = []
+    for text, _ in errors:
+        if text and text not in seen:
+            seen.append(text)
+    detail = " | ".join(seen) or "the CDK reported a failure without a message"
+    detail = scrub(detail, secrets)
+    action = (
+        "fix the configuration, then re-run"
+        if config_error
+        else "re-run later; it resumes from the last checkpoint"
+    )
+    return ReadFailed(
+        f"reading {tool} {stream} failed: {detail}. {action}",
+        tool=tool,
+        stream=stream,
+        error_class=ErrorClass.FATAL if config_error else ErrorClass.RETRY,
+    )
+
+
+def _catalog(
+    source: YamlDeclarativeSource, config: Mapping[str, Any], stream: str, tool: str
+) -> ConfiguredAirbyteCatalog:
+    discovered = {s.name: s for s in source.discover(_cdk_logger, config).streams}
+    found: AirbyteStream | None = discovered.get(stream)
+    if found is None:
+        raise ReadFailed(
+            f"{tool} has no stream {stream!r}; streams: {sorted(discovered)}",
+            tool=tool,
+            stream=stream,
+        )
+    incremental = SyncMode.incremental in (found.supported_sync_modes or [])
+    return ConfiguredAirbyteCatalog(
+        streams=[
+            ConfiguredAirbyteStream(
+                stream=found,
+                sync_mode=SyncMode.incremental if incremental else SyncMode.full_refresh,
+                destination_sync_mode=DestinationSyncMode.append,
+                cursor_field=found.default_cursor_field if incremental else None,
+            )
+        ]
+    )
+
+
+def _state_messages(states: Mapping[str, Mapping[str, Any] | None]) -> list[AirbyteStateMessage]:
+    return [
+        AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(
+                stream_descriptor=StreamDescriptor(name=name),
+                stream_state=AirbyteStateBlob(**dict(blob)),
+            ),
+        )
+        for name, blob in states.items()
+        if blob
+    ]
+
+
+def _blob_to_dict(blob: AirbyteStateBlob | None) -> dict[str, Any]:
+    if blob is None:
+        return {}
+    return {key: value for key, value in vars(blob).items() if not key.startswith("_")}

@@ -1,0 +1,333 @@
+"""Declarative tool mappings: load ``mappings/<tool>.yaml`` and apply it in both directions.
+
+The mapping file is the contract a sales ops person edits: which tool field feeds which unified
+field, in which direction, through which named transform. This module only interprets it, so
+adding a field is a YAML change, never a code change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mappings.errors import MappingConfigError, MappingError, shorten
+from mappings.model import entity_fields
+from mappings.transforms import TRANSFORMS, TransformContext
+
+__all__ = [
+    "MAPPINGS_DIR",
+    "Constant",
+    "FieldMap",
+    "MappedRecord",
+    "Mapping",
+    "from_unified",
+    "load_mapping",
+    "mapped_fields",
+    "parse_mapping",
+    "to_unified",
+]
+
+logger = logging.getLogger(__name__)
+
+MAPPINGS_DIR = Path(__file__).resolve().parent
+
+Direction = Literal["both", "in", "out"]
+
+
+class FieldMap(BaseModel):
+    """One line of a mapping file: unified field <-> tool field (dotted path in the record)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unified: str
+    tool: str
+    direction: Direction = "both"
+    transform: str = "text"
+    identity: bool = False
+    picklist: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def reads(self) -> bool:
+        return self.direction in ("both", "in")
+
+    @property
+    def writes(self) -> bool:
+        return self.direction in ("both", "out")
+
+
+class Constant(BaseModel):
+    """A fixed value sent with every write (``when: always``) or only when creating."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str
+    value: Any
+    when: Literal["create", "always"] = "create"
+
+
+class Mapping(BaseModel):
+    """A parsed, validated mapping file for one tool and one entity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str
+    entity: str
+    stream: str
+    id_field: str = "id"
+    updated_field: str | list[str]
+    natural_key: str
+    write_root: str | None = None
+    default_region: str = "US"
+    fields: tuple[FieldMap, ...]
+    constants: tuple[Constant, ...] = ()
+    picklists: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Mapping:
+        try:
+            known = entity_fields(self.entity)
+        except KeyError as exc:
+            raise ValueError(str(exc)) from None
+        seen_in: set[str] = set()
+        for f in self.fields:
+            if f.unified not in known:
+                raise ValueError(f"field {f.unified!r} is not a {self.entity} field: {known}")
+            if f.transform not in TRANSFORMS:
+                raise ValueError(
+                    f"field {f.unified!r}: unknown transform {f.transform!r}; "
+                    f"known: {sorted(TRANSFORMS)}"
+                )
+            if f.transform == "picklist" and f.picklist not in self.picklists:
+                raise ValueError(f"field {f.unified!r}: picklist {f.picklist!r} is not declared")
+            if f.reads:
+                if f.unified in seen_in:
+                    raise ValueError(f"field {f.unified!r} is read from two tool fields")
+                seen_in.add(f.unified)
+            if f.writes and self.write_root and not f.tool.startswith(self.write_root + "."):
+                raise ValueError(
+                    f"field {f.unified!r}: written field {f.tool!r} is outside "
+                    f"write_root {self.write_root!r}"
+                )
+        if self.natural_key not in seen_in:
+            raise ValueError(f"natural_key {self.natural_key!r} is not a mapped inbound field")
+        for c in self.constants:
+            if self.write_root and not c.tool.startswith(self.write_root + "."):
+                raise ValueError(f"constant {c.tool!r} is outside write_root {self.write_root!r}")
+        return self
+
+    def context(self, f: FieldMap) -> TransformContext:
+        """The transform context of one field (options merged with mapping-level defaults)."""
+        options: dict[str, Any] = {"default_region": self.default_region, **f.options}
+        if f.picklist is not None:
+            options["table"] = self.picklists[f.picklist]
+        return TransformContext(field=f.unified, options=options)
+
+
+class MappedRecord(BaseModel):
+    """One tool record in unified form, with what is needed to trace it back to the tool."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    record_id: str
+    updated_at: datetime
+    values: dict[str, str | None]
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    entity: str = "person"
+    warnings: tuple[str, ...] = ()
+
+    @field_validator("updated_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("updated_at must be timezone-aware")
+        return value.astimezone(UTC)
+
+    @property
+    def key(self) -> str:
+        """``"<tool>:<record_id>"``: unique across tools, used in evidence and new ids."""
+        return f"{self.tool}:{self.record_id}"
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def parse_mapping(tool: str, document: object) -> Mapping:
+    """Validate a mapping document (already parsed YAML); errors name the file's problem."""
+    if not isinstance(document, dict):
+        raise MappingConfigError(f"mapping for {tool!r} must be a YAML mapping")
+    try:
+        return Mapping.model_validate({"tool": tool, **document})
+    except ValidationError as exc:
+        raise MappingConfigError(f"invalid mapping for {tool!r}: {exc}") from None
+
+
+@cache
+def load_mapping(tool: str) -> Mapping:
+    """The mapping shipped as ``mappings/<tool>.yaml`` (parsed once per process)."""
+    path = MAPPINGS_DIR / f"{tool}.yaml"
+    if not path.is_file():
+        raise MappingConfigError(f"no mapping file for tool {tool!r} (expected {path})")
+    with path.open(encoding="utf-8") as fh:
+        return parse_mapping(tool, yaml.safe_load(fh))
+
+
+def mapped_fields(m: Mapping, direction: Literal["in", "out"]) -> tuple[str, ...]:
+    """Unified fields this mapping reads (``"in"``) or writes (``"out"``), in file order."""
+    if direction == "in":
+        return tuple(f.unified for f in m.fields if f.reads)
+    return tuple(f.unified for f in m.fields if f.writes)
+
+
+# --- dotted paths ------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def _get(raw: dict[str, Any], path: str) -> object:
+    node: object = raw
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return _MISSING
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+def _put(out: dict[str, Any], path: str, value: object) -> None:
+    parts = path.split(".")
+    node = out
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+# --- inbound -----------------------------------------------------------------------------
+
+
+def _parse_timestamp(value: object) -> datetime:
+    """ISO 8601 with an offset (or epoch milliseconds) -> aware UTC datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"unparseable timestamp {shorten(value)}")
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise MappingError(f"unparseable timestamp {shorten(value)}") from None
+    if parsed.tzinfo is None:
+        raise MappingError(f"timestamp without a timezone {shorten(value)}")
+    return parsed.astimezone(UTC)
+
+
+def _record_id(m: Mapping, raw: dict[str, Any]) -> str:
+    value = _get(raw, m.id_field)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise MappingError(f"missing or invalid record id in {m.id_field!r}", tool=m.tool)
+    text = str(value).strip()
+    if not text:
+        raise MappingError(f"missing record id in {m.id_field!r}", tool=m.tool)
+    return text
+
+
+def _updated_at(m: Mapping, raw: dict[str, Any], record_id: str) -> datetime:
+    paths = [m.updated_field] if isinstance(m.updated_field, str) else m.updated_field
+    for path in paths:
+        value = _get(raw, path)
+        if value is _MISSING or value is None or value == "":
+            continue
+        try:
+            return _parse_timestamp(value)
+        except MappingError as exc:
+            raise exc.with_context(tool=m.tool, record_id=record_id, field=path) from None
+    raise MappingError(
+        f"missing update timestamp ({' or '.join(paths)})", tool=m.tool, record_id=record_id
+    )
+
+
+def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
+    """Map one record as read from the tool; ``MappingError`` says why a record is unusable."""
+    if not isinstance(raw, dict):
+        raise MappingError(f"expected a record object, got {type(raw).__name__}", tool=m.tool)
+    record_id = _record_id(m, raw)
+    updated_at = _updated_at(m, raw, record_id)
+    values: dict[str, str | None] = {}
+    warnings: list[str] = []
+    for f in m.fields:
+        if not f.reads:
+            continue
+        value = _get(raw, f.tool)
+        ctx = m.context(f)
+        try:
+            values[f.unified] = (
+                None if value is _MISSING else TRANSFORMS[f.transform].inbound(value, ctx)
+            )
+        except MappingError as exc:
+            raise exc.with_context(tool=m.tool, record_id=record_id, field=f.tool) from None
+        warnings.extend(ctx.warnings)
+    if values.get(m.natural_key) is None:
+        logger.debug("%s record %s has no %s", m.tool, record_id, m.natural_key)
+    return MappedRecord(
+        tool=m.tool,
+        record_id=record_id,
+        updated_at=updated_at,
+        values=values,
+        raw=raw,
+        entity=m.entity,
+        warnings=tuple(warnings),
+    )
+
+
+# --- outbound ----------------------------------------------------------------------------
+
+
+def from_unified(m: Mapping, values: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """The tool-shaped write payload for unified ``values``.
+
+    Identity fields and ``when: create`` constants go only into creates. Empty values are left
+    out, so a write never blanks a value a human entered in the tool. With ``write_root`` the
+    payload is the object under it (HubSpot's ``properties``), which the writer wraps.
+    """
+    out: dict[str, Any] = {}
+    for f in m.fields:
+        if not f.writes or (f.identity and not create):
+            continue
+        value = values.get(f.unified)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if not isinstance(value, str):
+            raise MappingError(
+                f"unified value must be text, got {type(value).__name__}",
+                tool=m.tool,
+                field=f.unified,
+            )
+        try:
+            tool_value = TRANSFORMS[f.transform].outbound(value, m.context(f))
+        except MappingError as exc:
+            raise exc.with_context(tool=m.tool, field=f.unified) from None
+        _put(out, f.tool, tool_value)
+    for c in m.constants:
+        if c.when == "always" or create:
+            _put(out, c.tool, c.value)
+    if m.write_root:
+        root = _get(out, m.write_root)
+        return dict(root) if isinstance(root, dict) else {}
+    return out

@@ -1,0 +1,47 @@
+"""Golden records: the merged values of one entity with per-field provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from state._chunks import chunked
+from state._upsert import bulk_upsert
+from state.models import GoldenRecord
+from state.types import utcnow
+
+__all__ = ["load_golden", "save_golden"]
+
+
+def load_golden(
+    session: Session, entity: str, unified_ids: Iterable[str] | None = None
+) -> dict[str, GoldenRecord]:
+    """Golden records of `entity` by unified id: all of them, or only `unified_ids`."""
+    if unified_ids is None:
+        stmt = select(GoldenRecord).where(GoldenRecord.entity == entity)
+        return {g.unified_id: g for g in session.exec(stmt)}
+    found: dict[str, GoldenRecord] = {}
+    for batch in chunked(unified_ids):
+        stmt = select(GoldenRecord).where(
+            GoldenRecord.entity == entity, col(GoldenRecord.unified_id).in_(batch)
+        )
+        found.update((g.unified_id, g) for g in session.exec(stmt))
+    return found
+
+
+def save_golden(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Bulk upsert golden records; each row has unified_id, entity, values, provenance.
+
+    `created_at` is set on first save and kept after; `updated_at` defaults to now. Values and
+    provenance are record data only (never credentials); datetimes in them become ISO strings.
+    """
+    now = utcnow()
+    prepared = []
+    for row in rows:
+        full = dict(row)
+        full.setdefault("created_at", now)
+        full.setdefault("updated_at", now)
+        prepared.append(full)
+    return bulk_upsert(session, GoldenRecord, prepared, insert_only=("created_at",))

@@ -1,0 +1,185 @@
+"""The write journal: write-ahead before and after images of every remote write (invariant 4).
+
+Lifecycle: `plan_write` (status `planned`, committed before the remote call) then
+`mark_applied` or `mark_failed`. A `planned` entry that never moved on means the process died
+around the remote call: `pending_entries` lists them so recovery can look the record up by its
+natural key instead of creating it again (invariant 2). Images hold record data only, never
+credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from state.models import JOURNAL_OPS, JournalEntry, JournalOp
+from state.types import utcnow
+
+__all__ = [
+    "MAX_ERROR_CHARS",
+    "JournalStateError",
+    "entries_for_run",
+    "mark_applied",
+    "mark_failed",
+    "pending_entries",
+    "plan_write",
+    "plan_writes",
+]
+
+MAX_ERROR_CHARS = 4000
+
+
+class JournalStateError(ValueError):
+    """An entry asked to move out of a state it is not in (only `planned` moves on)."""
+
+
+def _planned_row(
+    run_id: str,
+    tool: str,
+    entity: str,
+    op: str,
+    record_id: str | None,
+    unified_id: str | None,
+    natural_key: str | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    if op not in JOURNAL_OPS:
+        raise ValueError(f"journal op is create or update, not {op!r}")
+    if op == "update" and record_id is None:
+        raise ValueError("an update needs the tool's record_id")
+    return {
+        "run_id": run_id,
+        "tool": tool,
+        "entity": entity,
+        "op": op,
+        "record_id": record_id,
+        "unified_id": unified_id,
+        "natural_key": natural_key,
+        "before": None if before is None else dict(before),
+        "after": None if after is None else dict(after),
+        "status": "planned",
+        "error": None,
+        "created_at": at,
+        "applied_at": None,
+    }
+
+
+def plan_write(
+    session: Session,
+    run_id: str,
+    tool: str,
+    entity: str,
+    op: JournalOp,
+    *,
+    record_id: str | None = None,
+    unified_id: str | None = None,
+    natural_key: str | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Journal one intended write as `planned`; returns the entry id.
+
+    `before` is the tool record's values before the write (None for a create), `after` the
+    values about to be written. Commit before calling the tool.
+    """
+    row = _planned_row(
+        run_id, tool, entity, op, record_id, unified_id, natural_key, before, after, at or utcnow()
+    )
+    entry = JournalEntry(**row)
+    session.add(entry)
+    session.flush()
+    assert entry.id is not None
+    return entry.id
+
+
+def plan_writes(session: Session, rows: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Bulk `plan_write`: rows carry its arguments by name; ids come back in row order."""
+    now = utcnow()
+    prepared = [
+        _planned_row(
+            row["run_id"],
+            row["tool"],
+            row["entity"],
+            row["op"],
+            row.get("record_id"),
+            row.get("unified_id"),
+            row.get("natural_key"),
+            row.get("before"),
+            row.get("after"),
+            row.get("at") or now,
+        )
+        for row in rows
+    ]
+    if not prepared:
+        return []
+    session.flush()
+    table = JournalEntry.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    result = session.exec(stmt, params=prepared)
+    return [int(r[0]) for r in result]
+
+
+def _planned_entry(session: Session, entry_id: int) -> JournalEntry:
+    entry = session.get(JournalEntry, entry_id)
+    if entry is None:
+        raise JournalStateError(f"journal entry {entry_id} does not exist")
+    if entry.status != "planned":
+        raise JournalStateError(f"journal entry {entry_id} is {entry.status}, not planned")
+    return entry
+
+
+def mark_applied(
+    session: Session,
+    entry_id: int,
+    record_id: str | None,
+    after: Mapping[str, Any] | None,
+    *,
+    at: dt.datetime | None = None,
+) -> JournalEntry:
+    """The tool accepted the write: keep its record id (new for a create) and after image."""
+    entry = _planned_entry(session, entry_id)
+    if record_id is not None:
+        entry.record_id = record_id
+    if entry.record_id is None:
+        raise JournalStateError(f"journal entry {entry_id} applied without a record id")
+    if after is not None:
+        entry.after = dict(after)
+    entry.status = "applied"
+    entry.applied_at = at or utcnow()
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def mark_failed(
+    session: Session, entry_id: int, error: str, *, at: dt.datetime | None = None
+) -> JournalEntry:
+    """The tool rejected the write. `error` is an operator message (never holds a secret)."""
+    entry = _planned_entry(session, entry_id)
+    entry.status = "failed"
+    entry.error = error[:MAX_ERROR_CHARS]
+    entry.applied_at = at or utcnow()
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def entries_for_run(session: Session, run_id: str) -> list[JournalEntry]:
+    """A run's journal in write order (the audit trail, and the undo list reversed)."""
+    stmt = select(JournalEntry).where(JournalEntry.run_id == run_id).order_by(col(JournalEntry.id))
+    return list(session.exec(stmt))
+
+
+def pending_entries(session: Session, *, tool: str | None = None) -> list[JournalEntry]:
+    """Entries still `planned`: writes whose outcome was never recorded, oldest first."""
+    stmt = select(JournalEntry).where(JournalEntry.status == "planned")
+    if tool is not None:
+        stmt = stmt.where(JournalEntry.tool == tool)
+    return list(session.exec(stmt.order_by(col(JournalEntry.id))))
