@@ -51,6 +51,23 @@ logger = logging.getLogger(__name__)
 _cdk_logger = logging.getLogger("airbyte")
 
 
+def _release_root_logger() -> None:
+    """Drop the handler the CDK puts on the root logger when it is imported.
+
+    It writes every log record of the process (Prefect's too) to stdout as Airbyte protocol
+    JSON, which is right for a connector process talking to the Airbyte platform and wrong for
+    revsync, where the CDK is a library: our logs go where the application configured them.
+    """
+    from airbyte_cdk.logger import AirbyteLogFormatter
+
+    for handler in list(logging.root.handlers):
+        if isinstance(handler.formatter, AirbyteLogFormatter):
+            logging.root.removeHandler(handler)
+
+
+_release_root_logger()
+
+
 @dataclass(frozen=True)
 class Record:
     """One record as the tool returned it (nested, unmapped)."""
@@ -108,6 +125,7 @@ def read_stream(
     config = conn.cdk_config()
     secrets = [value.get_secret_value() for value in conn.secrets.values()]
     source = build_source(conn, {stream: state} if state else None)
+    _release_root_logger()
     catalog = _catalog(source, config, stream, conn.tool)
     with _scrubbed_cdk_logs(secrets):
         yield from _run(source, config, catalog, conn, stream, state, secrets)

@@ -60,8 +60,8 @@ def render_report(title: str, report: SyncReport) -> str:
         if counts.read_error:
             lines.append(f"    read error: {counts.read_error}")
     lines.append(
-        f"  golden records: {report.golden_touched} touched, {report.golden_changed} merged "
-        f"or changed; {report.dead_letters} dead letters"
+        f"  golden records: {report.golden_touched} touched, {report.golden_merged} merged from "
+        f"several records, {report.golden_changed} changed; {report.dead_letters} dead letters"
     )
     return "\n".join(lines)
 

@@ -49,6 +49,7 @@ class SyncReport(BaseModel):
     tools: dict[str, ToolCounts] = Field(default_factory=dict)
     golden_touched: int = 0
     golden_changed: int = 0
+    golden_merged: int = 0
     dead_letters: int = 0
     status: str = "running"
 

@@ -259,7 +259,8 @@ def _sync(
     matches = match_records(changed, known)
     for match in matches:
         counts = report.tool(match.record.tool)
-        if match.created:
+        alone = match.created and int(match.evidence.get("cluster_size", 1)) == 1
+        if alone:
             counts.new += 1
         else:
             counts.matched += 1
@@ -276,6 +277,7 @@ def _sync(
         for m in matches
     }
     links = _link_views(engine, touched, fresh)
+    report.golden_merged = sum(1 for uid in touched if len(links.get(uid, ())) > 1)
     plan = plan_writes(merged.goldens, dict(links), list(mappings.values()))
     for tool in tools:
         counts = report.tool(tool)

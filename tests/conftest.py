@@ -13,6 +13,7 @@ from collections.abc import Iterator
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="revsync-prefect-")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("PREFECT_API_KEY", None)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
 import pytest
 
