@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connectors.connections import connection_from_env
-from connectors.errors import WriteFailed
+from connectors.errors import ErrorClass, WriteFailed
 from connectors.registry import writer_for
 from connectors.writer import WriteItem, WriteOutcome
 from flows.extract import link_hash
@@ -99,6 +99,10 @@ def apply_writes(
             try:
                 outcomes = writer.upsert(mapping.entity, items)
             except WriteFailed as exc:
+                if exc.error_class is ErrorClass.FATAL:
+                    # Auth, scopes, configuration: every record would fail alike. Stop the run
+                    # (cursors stay put) and say what to fix, rather than dead-letter them all.
+                    raise
                 outcomes = [
                     WriteOutcome(
                         key=w.natural_key,

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "SANDBOX_AIRCALL_API_ID",
+    "SANDBOX_AIRCALL_API_TOKEN",
+    "SANDBOX_AIRCALL_OAUTH_TOKEN",
+    "SANDBOX_FRESHDESK_API_KEY",
+    "SANDBOX_INTERCOM_TOKEN",
+    "SANDBOX_HUBSPOT_READONLY_TOKEN",
     "SANDBOX_HUBSPOT_TOKEN",
     "SANDBOX_MAILCHIMP_DC",
     "SANDBOX_MAILCHIMP_KEY",
@@ -10,6 +16,13 @@ __all__ = [
 ]
 
 SANDBOX_HUBSPOT_TOKEN = "pat-na1-sandbox-0000"
+# A private app granted only crm.objects.*.read: writes answer 403 MISSING_SCOPES.
+SANDBOX_HUBSPOT_READONLY_TOKEN = "pat-na1-sandbox-read-only"
 SANDBOX_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us6"
 SANDBOX_MAILCHIMP_DC = "us6"
 SANDBOX_MAILCHIMP_LIST_ID = "a1b2c3d4e5"
+SANDBOX_FRESHDESK_API_KEY = "sandboxFreshdeskKey0000"  # basic auth username, password "X"
+SANDBOX_INTERCOM_TOKEN = "dG9rOnNhbmRib3gtaW50ZXJjb20tMDAwMA=="  # bearer
+SANDBOX_AIRCALL_API_ID = "sandbox-aircall-api-id"  # basic auth api_id:api_token
+SANDBOX_AIRCALL_API_TOKEN = "sandbox-aircall-api-token"
+SANDBOX_AIRCALL_OAUTH_TOKEN = "sandbox-aircall-oauth-token"  # OAuth bearer alternative

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN
+from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN, SANDBOX_HUBSPOT_TOKEN
 from sandbox.faults import partial_batch_every
 from sandbox.hubspot_data import HubSpotError, HubSpotObjects
 from sandbox.hubspot_search import run_search
@@ -95,6 +95,29 @@ def _rate_headers(decision: LimitDecision) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _writes(scope: Scope) -> bool:
+    """Whether the call needs a write scope (search and batch read are POSTs that read)."""
+    path: str = scope["path"]
+    return scope["method"] != "GET" and not path.endswith(("/search", "/batch/read"))
+
+
+def _missing_scopes_body(path: str) -> dict[str, Any]:
+    object_type = path.split("/objects/", 1)[-1].split("/", 1)[0] or "contacts"
+    body = _error_body(
+        "MISSING_SCOPES",
+        "This app hasn't been granted all required scopes to make this call. "
+        "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+    )
+    body["errors"] = [
+        {
+            "message": "One or more of the following scopes are required.",
+            "context": {"requiredGranularScopes": [f"crm.objects.{object_type}.write"]},
+        }
+    ]
+    body["links"] = {"scopes": "https://developers.hubspot.com/scopes"}
+    return body
+
+
 class _Gate:
     """Bearer auth, then the rolling-window limit; 401/429 in HubSpot's shapes."""
 
@@ -109,9 +132,12 @@ class _Gate:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        if token != SANDBOX_HUBSPOT_TOKEN:
+        if token not in (SANDBOX_HUBSPOT_TOKEN, SANDBOX_HUBSPOT_READONLY_TOKEN):
             body = _error_body("INVALID_AUTHENTICATION", _AUTH_MESSAGE)
             await JSONResponse(body, 401)(scope, receive, send)
+            return
+        if token == SANDBOX_HUBSPOT_READONLY_TOKEN and _writes(scope):
+            await JSONResponse(_missing_scopes_body(scope["path"]), 403)(scope, receive, send)
             return
         limiter: WindowLimiter = self.state.limits["hubspot"]
         decision = limiter.hit(token)

@@ -8,17 +8,22 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from flow_testkit import Tools
 from sqlmodel import Session, select
 
+from connectors.errors import WriteFailed
 from flows import apply as apply_module
 from flows.sync import sync
 from mappings.errors import MappingError
 from mappings.spec import load_mapping, to_unified
-from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN, SANDBOX_MAILCHIMP_KEY
+from sandbox.credentials import (
+    SANDBOX_HUBSPOT_READONLY_TOKEN,
+    SANDBOX_HUBSPOT_TOKEN,
+    SANDBOX_MAILCHIMP_KEY,
+)
 from state.db import engine_from_url
 from state.golden import load_golden
 from state.models import Cursor, DeadLetter, JournalEntry, Link, Run
-from tests.flows.conftest import Tools
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -319,3 +324,20 @@ def _artifacts() -> list[dict[str, Any]]:
 
     with get_client(sync_client=True) as client:
         return [a.model_dump(mode="json") for a in client.read_artifacts()]
+
+
+def test_a_token_without_write_scope_stops_the_run_and_says_what_to_fix(
+    tools: Tools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVSYNC_HUBSPOT_ACCESS_TOKEN", SANDBOX_HUBSPOT_READONLY_TOKEN)
+
+    with pytest.raises(WriteFailed) as failed:
+        sync()
+
+    assert "scope" in str(failed.value).lower()
+    assert SANDBOX_HUBSPOT_READONLY_TOKEN not in str(failed.value)
+    with Session(engine_from_url()) as session:
+        assert session.exec(select(Cursor)).all() == [], "a cursor moved past a failed run"
+        assert session.exec(select(DeadLetter).where(DeadLetter.stage == "apply")).all() == []
+        (run,) = session.exec(select(Run)).all()
+    assert run.status == "failed"

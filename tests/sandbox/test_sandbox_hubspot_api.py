@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sandbox_testkit import HS_AUTH, control, fresh
 
+from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN
 from sandbox.server import SandboxServer
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -210,3 +211,22 @@ def test_archive_then_list_archived(hs: httpx.Client) -> None:
     archived = hs.get(CONTACTS, params={"archived": "true"}).json()
     assert [r["id"] for r in archived["results"]] == [created["id"]]
     assert archived["results"][0]["archived"] is True
+
+
+def test_a_token_without_write_scopes_reads_but_gets_403_on_writes(
+    sandbox: SandboxServer,
+) -> None:
+    fresh(sandbox)
+    headers = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_READONLY_TOKEN}"}
+    with httpx.Client(base_url=sandbox.base_url("hubspot"), headers=headers, timeout=10) as ro:
+        assert ro.get(CONTACTS).status_code == 200
+        assert _search(ro, 0).status_code == 200
+        refused = ro.post(
+            f"{CONTACTS}/batch/upsert",
+            json={"inputs": [{"id": "a@b.io", "idProperty": "email", "properties": {}}]},
+        )
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["category"] == "MISSING_SCOPES"
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.contacts.write"]
+    assert {"status", "message", "correlationId"} <= body.keys()

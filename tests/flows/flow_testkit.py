@@ -1,0 +1,86 @@
+"""Helpers for flow tests: read the sandbox's tools as a person checking them would."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sandbox.credentials import (
+    SANDBOX_HUBSPOT_TOKEN,
+    SANDBOX_MAILCHIMP_KEY,
+    SANDBOX_MAILCHIMP_LIST_ID,
+)
+from sandbox.server import SandboxServer
+
+
+@dataclass
+class Tools:
+    """Reads the sandbox through the vendors' own APIs, as a person checking the tools would."""
+
+    server: SandboxServer
+    waits: list[float]
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.server.url}/_sandbox{path}", **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def hubspot_contacts(self) -> list[dict[str, Any]]:
+        props = "email,firstname,lastname,phone,company,jobtitle,lifecyclestage,city,country"
+        headers = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100, "properties": props}
+        while True:
+            page = (
+                httpx.get(
+                    f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
+                    params=params,
+                    headers=headers,
+                )
+                .raise_for_status()
+                .json()
+            )
+            out += page["results"]
+            after = page.get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return out
+            params["after"] = after
+
+    def create_hubspot(self, properties: dict[str, str]) -> str:
+        response = httpx.post(
+            f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
+            json={"properties": properties},
+            headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
+        ).raise_for_status()
+        return str(response.json()["id"])
+
+    def mailchimp_members(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = (
+                httpx.get(
+                    f"{self.server.base_url('mailchimp')}/lists/{SANDBOX_MAILCHIMP_LIST_ID}/members",
+                    params={"count": 1000, "offset": offset},
+                    auth=("revsync", SANDBOX_MAILCHIMP_KEY),
+                )
+                .raise_for_status()
+                .json()
+            )
+            out += page["members"]
+            offset += len(page["members"])
+            if not page["members"] or offset >= page["total_items"]:
+                return out
+
+    def requests(self, tool: str) -> list[dict[str, Any]]:
+        return list(self.control("GET", "/requests", params={"tool": tool}))
+
+    def edit_hubspot(self, record_id: str, properties: dict[str, str]) -> None:
+        self.control("PATCH", f"/hubspot/contacts/{record_id}", json={"properties": properties})
+
+    @staticmethod
+    def subscriber_hash(email: str) -> str:
+        return hashlib.md5(email.strip().lower().encode()).hexdigest()

@@ -1,0 +1,70 @@
+"""The `revsync` command line: the demo, a dry run's printed plan, and the sandbox server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from flow_testkit import Tools
+
+from flows.cli import main
+from flows.demo import run_demo
+
+
+def test_sync_dry_run_prints_the_plan_and_writes_nothing(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert "Dry run: planned, nothing written" in out
+    assert "| hubspot | create |" in out
+    assert "| mailchimp | update |" in out
+    sent = tools.requests("hubspot") + tools.requests("mailchimp")
+    assert [r for r in sent if r["method"] in {"PUT", "PATCH"}] == []
+    assert not [r for r in sent if r["path"].endswith(("/batch/upsert", "/batch/update"))]
+
+
+def test_demo_syncs_twice_and_the_second_run_writes_nothing(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    outcome = run_demo(people=60, seed=3, workdir=tmp_path)
+
+    assert outcome.first.written > 0
+    assert outcome.first.tools["hubspot"].read > 0
+    assert outcome.first.tools["mailchimp"].read > 0
+    assert outcome.converged
+    assert outcome.second.written == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_sandbox_command_serves_a_seeded_sandbox_on_loopback() -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "flows.cli", "sandbox", "--port", str(port), "--people", "25"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as p:
+        try:
+            counts = None
+            deadline = time.monotonic() + 30
+            while counts is None and time.monotonic() < deadline and p.poll() is None:
+                try:
+                    counts = httpx.get(f"http://127.0.0.1:{port}/_sandbox/", timeout=1).json()
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert counts is not None, "the sandbox did not answer within 30 s"
+            assert counts["hubspot_contacts"] > 0
+            assert counts["mailchimp_members"] > 0
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
