@@ -10,12 +10,19 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from sandbox.aircall import aircall_app, aircall_error_renderer
+from sandbox.brevo import brevo_app, brevo_error_renderer
 from sandbox.control import control_app
-from sandbox.faults import FaultMiddleware
+from sandbox.faults import FaultMiddleware, discover_hooks
+from sandbox.freshdesk import freshdesk_app, freshdesk_error_renderer
 from sandbox.hubspot import hubspot_app, hubspot_error_renderer
+from sandbox.intercom import intercom_app, intercom_error_renderer
 from sandbox.mailchimp import mailchimp_app, mailchimp_error_renderer
+from sandbox.pipedrive import pipedrive_app, pipedrive_error_renderer
 from sandbox.requestlog import RequestLogMiddleware
+from sandbox.salesforce import salesforce_app, salesforce_error_renderer
 from sandbox.state import SandboxState
+from sandbox.zendesk import zendesk_app, zendesk_error_renderer
 
 __all__ = ["build_app"]
 
@@ -25,9 +32,26 @@ def build_app(state: SandboxState) -> ASGIApp:
     inner = Starlette(
         routes=[
             Mount("/_sandbox", app=control_app(state)),
+            Mount("/freshdesk", app=freshdesk_app(state)),
+            Mount("/intercom", app=intercom_app(state)),
+            Mount("/aircall", app=aircall_app(state)),
             Mount("/hubspot", app=hubspot_app(state)),
+            Mount("/salesforce", app=salesforce_app(state)),
+            Mount("/pipedrive", app=pipedrive_app(state)),
             Mount("/mailchimp/3.0", app=mailchimp_app(state)),
+            Mount("/brevo/v3", app=brevo_app(state)),
+            Mount("/zendesk", app=zendesk_app(state)),
         ]
     )
     renderers = {"hubspot": hubspot_error_renderer, "mailchimp": mailchimp_error_renderer}
-    return RequestLogMiddleware(FaultMiddleware(inner, state.faults, renderers), state.requests)
+    renderers["brevo"] = brevo_error_renderer
+    renderers["zendesk"] = zendesk_error_renderer
+    renderers["salesforce"] = salesforce_error_renderer
+    renderers["pipedrive"] = pipedrive_error_renderer
+    renderers["freshdesk"] = freshdesk_error_renderer
+    renderers["intercom"] = intercom_error_renderer
+    renderers["aircall"] = aircall_error_renderer
+    hooks = discover_hooks(state, renderers)  # sandbox/<tool>_faults.py::fault_hooks(state)
+    return RequestLogMiddleware(
+        FaultMiddleware(inner, state.faults, renderers, hooks), state.requests
+    )

@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from sandbox.faults import Fault
+from sandbox.faults import fault_from_json
 from sandbox.hubspot_data import HubSpotError
-from sandbox.loader import load_world
 from sandbox.mailchimp_data import MailchimpError
-from sandbox.seed import generate_world
 from sandbox.state import SandboxState
+from sandbox.world import ALL_TOOLS, TOOL_SEEDERS, generate_world, load_world
 
 __all__ = ["control_app"]
 
@@ -51,25 +51,33 @@ def control_app(state: SandboxState) -> Router:
             seed_value = int(body.get("seed", 42))
         except (TypeError, ValueError):
             return _bad("people and seed must be integers")
+        tools = body.get("tools") or list(ALL_TOOLS)
+        if not isinstance(tools, list) or not set(tools) <= set(TOOL_SEEDERS):
+            return _bad(f"tools must be a list of {sorted(TOOL_SEEDERS)}")
         now = state.clock().replace(microsecond=0)
-        world = generate_world(people, seed_value, now=now)
-        return JSONResponse(load_world(state, world))
+
+        def build() -> dict[str, Any]:
+            world = generate_world(people, seed_value, tools=tools, now=now)
+            return load_world(state, world)
+
+        try:
+            counts = await run_in_threadpool(build)
+        except ValueError as exc:
+            return _bad(str(exc))
+        return JSONResponse(counts)
+
+    async def truth(request: Request) -> Response:
+        tool = request.query_params.get("tool")
+        prefix = f"{tool}:" if tool else ""
+        with state.lock:
+            return JSONResponse({k: v for k, v in state.truth.items() if k.startswith(prefix)})
 
     async def add_fault(request: Request) -> Response:
         body = await _body(request)
         if not isinstance(body, dict) or "tool" not in body or "kind" not in body:
             return _bad("fault needs at least tool and kind")
         try:
-            fault = Fault(
-                tool=str(body["tool"]),
-                kind=str(body["kind"]),
-                path=str(body.get("path") or ".*"),
-                method=body.get("method"),
-                count=None if body.get("count", 1) is None else int(body.get("count", 1)),
-                retry_after=None if body.get("retry_after") is None else int(body["retry_after"]),
-                delay=None if body.get("delay") is None else float(body["delay"]),
-                every=int(body.get("every", 2)),
-            )
+            fault = fault_from_json(body)
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))
         state.faults.add(fault)
@@ -149,6 +157,7 @@ def control_app(state: SandboxState) -> Router:
             Route("/", health, methods=["GET"]),
             Route("/reset", reset, methods=["POST"]),
             Route("/seed", seed, methods=["POST"]),
+            Route("/truth", truth, methods=["GET"]),
             Route("/faults", add_fault, methods=["POST"]),
             Route("/faults", list_faults, methods=["GET"]),
             Route("/faults", clear_faults, methods=["DELETE"]),

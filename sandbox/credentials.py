@@ -6,16 +6,29 @@ __all__ = [
     "SANDBOX_AIRCALL_API_ID",
     "SANDBOX_AIRCALL_API_TOKEN",
     "SANDBOX_AIRCALL_OAUTH_TOKEN",
+    "SANDBOX_BREVO_KEY",
     "SANDBOX_FRESHDESK_API_KEY",
-    "SANDBOX_INTERCOM_TOKEN",
     "SANDBOX_HUBSPOT_READONLY_TOKEN",
     "SANDBOX_HUBSPOT_TOKEN",
+    "SANDBOX_INTERCOM_TOKEN",
     "SANDBOX_MAILCHIMP_DC",
     "SANDBOX_MAILCHIMP_KEY",
     "SANDBOX_MAILCHIMP_LIST_ID",
+    "SANDBOX_PIPEDRIVE_OAUTH_TOKEN",
+    "SANDBOX_PIPEDRIVE_TOKEN",
+    "SANDBOX_SALESFORCE_TOKEN",
+    "SANDBOX_ZENDESK_API_TOKEN",
+    "SANDBOX_ZENDESK_EMAIL",
+    "SANDBOX_ZENDESK_OAUTH_TOKEN",
+    "SANDBOX_ZENDESK_SUBDOMAIN",
 ]
 
 SANDBOX_HUBSPOT_TOKEN = "pat-na1-sandbox-0000"
+# Salesforce session id / OAuth access token (bearer), shaped like a real `00D…!…` one.
+SANDBOX_SALESFORCE_TOKEN = "00D5g000004SbXqEAK!sandbox.revsync.salesforce.session.0000"
+# Pipedrive API token (header `x-api-token` or `?api_token=`) and an OAuth bearer token.
+SANDBOX_PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"
+SANDBOX_PIPEDRIVE_OAUTH_TOKEN = "v1u:sandbox-pipedrive-oauth-token-0000"
 # A private app granted only crm.objects.*.read: writes answer 403 MISSING_SCOPES.
 SANDBOX_HUBSPOT_READONLY_TOKEN = "pat-na1-sandbox-read-only"
 SANDBOX_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us6"
@@ -26,3 +39,10 @@ SANDBOX_INTERCOM_TOKEN = "dG9rOnNhbmRib3gtaW50ZXJjb20tMDAwMA=="  # bearer
 SANDBOX_AIRCALL_API_ID = "sandbox-aircall-api-id"  # basic auth api_id:api_token
 SANDBOX_AIRCALL_API_TOKEN = "sandbox-aircall-api-token"
 SANDBOX_AIRCALL_OAUTH_TOKEN = "sandbox-aircall-oauth-token"  # OAuth bearer alternative
+# Brevo v3 API key (header `api-key`), shaped like a real `xkeysib-` key.
+SANDBOX_BREVO_KEY = "xkeysib-" + "0" * 64 + "-sandbox00000000"
+# Zendesk: basic auth `{any email}/token:{token}`, or OAuth bearer.
+SANDBOX_ZENDESK_SUBDOMAIN = "revsync-sandbox"
+SANDBOX_ZENDESK_EMAIL = "agent@revsync-sandbox.example"
+SANDBOX_ZENDESK_API_TOKEN = "sandboxZendeskApiToken0000"
+SANDBOX_ZENDESK_OAUTH_TOKEN = "sandbox-zendesk-oauth-token"

@@ -17,7 +17,14 @@ __all__ = ["TOOL_PREFIXES", "RequestLog", "RequestLogMiddleware", "tool_of"]
 
 TOOL_PREFIXES: dict[str, str] = {
     "/hubspot": "hubspot",
+    "/salesforce": "salesforce",
+    "/pipedrive": "pipedrive",
+    "/freshdesk": "freshdesk",
+    "/intercom": "intercom",
+    "/aircall": "aircall",
     "/mailchimp/3.0": "mailchimp",
+    "/brevo/v3": "brevo",
+    "/zendesk": "zendesk",
 }
 _BODY_LIMIT = 64_000
 

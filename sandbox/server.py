@@ -13,15 +13,16 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sandbox.app import build_app
-from sandbox.loader import load_world
+from sandbox.faults import fault_from_json
 from sandbox.requestlog import TOOL_PREFIXES
-from sandbox.seed import generate_world
 from sandbox.state import SandboxState
+from sandbox.world import generate_world, load_world
 
 __all__ = ["HOST", "NoDelayH11Protocol", "SandboxServer", "serve_forever"]
 
@@ -132,10 +133,18 @@ class SandboxServer:
         return f"SandboxServer(url={self.url!r})"
 
 
-def serve_forever(port: int = 8765, seed_people: int | None = 200, *, seed: int = 42) -> None:
-    """Serve in the foreground until interrupted (``revsync sandbox``)."""
+def serve_forever(
+    port: int = 8765,
+    seed_people: int | None = 200,
+    *,
+    seed: int = 42,
+    faults: list[dict[str, Any]] | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (``revsync sandbox [--fault JSON]...``)."""
     state = SandboxState()
     _seed(state, seed_people, seed)
+    for spec in faults or []:
+        state.faults.add(fault_from_json(spec))
     server = uvicorn.Server(_config(state, port))
     logger.info(
         "sandbox on http://%s:%d (/hubspot, /mailchimp/3.0, control: /_sandbox)",

@@ -11,12 +11,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.aircall_data import AircallData
+from sandbox.brevo_data import BrevoData
 from sandbox.faults import FaultBoard
+from sandbox.freshdesk_data import FreshdeskData
 from sandbox.hubspot_data import HubSpotData
+from sandbox.intercom_data import IntercomData
 from sandbox.mailchimp_data import MailchimpData
+from sandbox.pipedrive_data import PipedriveData, TokenLimiter
 from sandbox.ratelimit import ConcurrencyGate, WindowLimiter
 from sandbox.requestlog import RequestLog
+from sandbox.salesforce_data import SalesforceData
 from sandbox.timefmt import ms_of
+from sandbox.zendesk_data import ZendeskData
 
 __all__ = ["SandboxState"]
 
@@ -33,14 +40,34 @@ class SandboxState:
         self.clock = clock
         self.hubspot = HubSpotData()
         self.mailchimp = MailchimpData()
+        self.brevo = BrevoData()
+        self.zendesk = ZendeskData()
+        self.freshdesk = FreshdeskData()
+        self.intercom = IntercomData()
+        self.aircall = AircallData()
+        self.salesforce = SalesforceData()
+        self.pipedrive = PipedriveData()
         self.faults = FaultBoard()
         self.requests = RequestLog()
+        self.truth: dict[str, str] = {}  # seeded ground truth (sandbox.world)
         self.limits: dict[str, Any] = {
             "hubspot": WindowLimiter(190, 10_000, daily=1_000_000),
             "hubspot-search": WindowLimiter(5, 1_000, daily=1_000_000),
             "mailchimp": ConcurrencyGate(10),
+            # Salesforce: org-wide rolling 24-hour API allocation (Enterprise, ~100k + per seat).
+            "salesforce": WindowLimiter(100_000, 86_400_000, daily=100_000_000),
+            # Pipedrive: 80 requests per 2 s burst (api_token, Professional); daily tokens.
+            "pipedrive": TokenLimiter(80, 2_000, daily=300_000),
+            "brevo": WindowLimiter(10, 1_000, daily=10_000_000),
+            "brevo-crm": WindowLimiter(100, 3_600_000, daily=10_000_000),
+            "zendesk": WindowLimiter(700, 60_000, daily=100_000_000),  # Enterprise plan
+            "zendesk-incremental": WindowLimiter(10, 60_000, daily=100_000_000),
+            "freshdesk": WindowLimiter(400, 60_000),  # Pro plan, per minute
+            "intercom": WindowLimiter(1666, 10_000),  # 10,000/min per app in 10 s windows
+            "aircall": WindowLimiter(60, 60_000),  # help centre says 60/min, API ref 120
         }
         self.limits["hubspot-search"].enabled = False
+        self.limits["brevo-crm"].enabled = False
 
     def now_ms(self) -> int:
         return ms_of(self.clock())
@@ -50,8 +77,16 @@ class SandboxState:
         with self.lock:
             self.hubspot.clear()
             self.mailchimp.clear()
+            self.salesforce.clear()
+            self.pipedrive.clear()
+            self.brevo.clear()
+            self.zendesk.clear()
+            self.freshdesk.clear()
+            self.intercom.clear()
+            self.aircall.clear()
         self.faults.clear()
         self.requests.clear()
+        self.truth.clear()
         for limiter in self.limits.values():
             limiter.reset()
 

@@ -53,12 +53,22 @@ def test_population_overlap(world: World) -> None:
 
 def test_shared_people_differ_in_email_case_or_whitespace(world: World) -> None:
     hs, mc = _by_person(world)
-    differing = 0
-    for pid in hs.keys() & mc.keys():
+    people = {p["id"]: p for p in world.people}
+    differing = personal_vs_work = 0
+    shared = hs.keys() & mc.keys()
+    for pid in shared:
         hs_email, mc_email = hs[pid][0]["email"], mc[pid][0]["email_address"]
-        assert hs_email.strip().lower() == mc_email.lower()
+        if email_problem(hs_email):
+            continue  # a typo in the CRM: the person is still one person
+        if hs_email.strip().lower() != mc_email.lower():
+            # The only other difference allowed: work address in one tool, personal in the other.
+            addresses = {people[pid]["email"], people[pid]["personal_email"]}
+            assert {hs_email.strip().lower(), mc_email.lower()} == addresses
+            personal_vs_work += 1
+            continue
         differing += hs_email != mc_email
-    assert differing > 0.2 * len(hs.keys() & mc.keys())
+    assert differing > 0.2 * len(shared)
+    assert 0.1 * len(shared) < personal_vs_work < 0.35 * len(shared)
 
 
 def test_phone_formats_vary_for_the_same_number(world: World) -> None:

@@ -1,0 +1,164 @@
+"""HubSpot's share of the seeded world: contacts and companies with a CRM's typical mess.
+
+~80% of people are contacts (the same `draw(p, "crm-marketing") < 0.80` Mailchimp reads, so
+~55% are in both). Mess: mostly work emails, some personal; ~10% emails with stray
+whitespace (imported data); ~1.25% broken or fake-domain emails; nicknames and sloppy names;
+phones typed every way; ~2% duplicate contacts with the person's personal email; sparse fields.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sandbox.hubspot_data import HubSpotObjects
+from sandbox.state import SandboxState
+from sandbox.timefmt import iso_ms_z, parse_instant_ms
+from sandbox.world import (
+    COUNTRY_NAMES,
+    PeopleWorld,
+    PersonTruth,
+    ToolSeed,
+    broken_email,
+    mess_name,
+    nickname,
+    pad_email,
+    random_phone_format,
+    record_times,
+)
+
+__all__ = ["IN_HUBSPOT", "load", "render"]
+
+IN_HUBSPOT = 0.80
+"""People with ``draw(p, "crm-marketing") < IN_HUBSPOT`` are HubSpot contacts."""
+
+_FIRST_CONTACT_ID = 1001
+_FIRST_COMPANY_ID = 5001
+_DERIVED = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
+
+
+def _first_name(rng: random.Random, first: str) -> str:
+    roll = rng.random()
+    short = nickname(first)
+    if short and roll < 0.125:
+        return short
+    if roll > 0.925:
+        return mess_name(rng, first)
+    return first
+
+
+def _contact(
+    rng: random.Random, world: PeopleWorld, person: PersonTruth, contact_id: int
+) -> tuple[dict[str, Any], bool]:
+    """(properties, invalid email?) for the person's main contact."""
+    email = person.work_email
+    if person.personal_email and rng.random() < 0.10:
+        email = person.personal_email
+    invalid = rng.random() < 0.0125
+    if invalid:
+        email = broken_email(rng, email)
+    elif rng.random() < 0.10:
+        email = pad_email(rng, email)
+    created, modified = record_times(rng, world)
+    org = world.org(person)
+    props: dict[str, Any] = {
+        "hs_object_id": str(contact_id),
+        "email": email,
+        "firstname": _first_name(rng, person.first_name),
+        "lastname": person.last_name if rng.random() > 0.05 else mess_name(rng, person.last_name),
+        "phone": random_phone_format(rng, person.phone) if rng.random() < 0.85 else None,
+        "mobilephone": (
+            random_phone_format(rng, person.mobile)
+            if person.mobile and rng.random() < 0.3
+            else None
+        ),
+        "company": org.name,
+        "jobtitle": person.job_title if rng.random() < 0.8 else None,
+        "lifecyclestage": person.lifecycle_stage,
+        "city": person.city if rng.random() < 0.75 else None,
+        "country": COUNTRY_NAMES[person.country] if rng.random() < 0.7 else None,
+        "createdate": iso_ms_z(created),
+        "lastmodifieddate": iso_ms_z(modified),
+    }
+    return props, invalid
+
+
+def _duplicate_email(person: PersonTruth, main_email: str) -> str:
+    if person.personal_email and person.personal_email != main_email.strip():
+        return person.personal_email
+    # Unique per person: the index is part of the local part.
+    return f"{person.work_email.split('@')[0]}.{person.index + 1}@gmail.com"
+
+
+def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
+    """Contacts for ~80% of people (+~2% duplicates) and a company per org they work at."""
+    seed = ToolSeed(streams={"contacts": [], "companies": []})
+    contacts = seed.streams["contacts"]
+    next_id = _FIRST_CONTACT_ID
+    used_orgs: set[int] = set()
+    for person in world.people:
+        if world.draw(person, "crm-marketing") >= IN_HUBSPOT:
+            continue
+        used_orgs.add(person.org_index)
+        props, invalid = _contact(rng, world, person, next_id)
+        contacts.append(props)
+        seed.truth[f"hubspot:contacts:{next_id}"] = person.id
+        next_id += 1
+        if not invalid and rng.random() < 0.02:
+            created, modified = record_times(rng, world)
+            dup = dict(props)
+            dup.update(
+                {
+                    "hs_object_id": str(next_id),
+                    "email": _duplicate_email(person, props["email"]),
+                    "firstname": person.first_name,
+                    "phone": random_phone_format(rng, person.phone),
+                    "jobtitle": None,
+                    "createdate": iso_ms_z(created),
+                    "lastmodifieddate": iso_ms_z(modified),
+                }
+            )
+            contacts.append(dup)
+            seed.truth[f"hubspot:contacts:{next_id}"] = person.id
+            next_id += 1
+    for offset, index in enumerate(sorted(used_orgs)):
+        org = world.orgs[index]
+        company_id = _FIRST_COMPANY_ID + offset
+        created, modified = record_times(rng, world)
+        seed.streams["companies"].append(
+            {
+                "hs_object_id": str(company_id),
+                "name": org.name,
+                "domain": org.domain,
+                "industry": org.industry if rng.random() < 0.7 else None,
+                "city": org.city if rng.random() < 0.6 else None,
+                "country": COUNTRY_NAMES[org.country] if rng.random() < 0.6 else None,
+                "phone": random_phone_format(rng, org.phone) if rng.random() < 0.5 else None,
+                "createdate": iso_ms_z(created),
+                "hs_lastmodifieddate": iso_ms_z(modified),
+            }
+        )
+        seed.truth[f"hubspot:companies:{company_id}"] = org.id
+    return seed
+
+
+def _load_objects(objects: HubSpotObjects, rows: list[dict[str, Any]]) -> None:
+    mtime_property = objects.kind.mtime_property
+    with objects.store.bulk():
+        for row in rows:
+            props = {k: v for k, v in row.items() if k not in _DERIVED and v is not None}
+            objects.create(
+                props,
+                parse_instant_ms(row[mtime_property]),
+                object_id=int(row["hs_object_id"]),
+                created_ms=parse_instant_ms(row["createdate"]),
+                seeding=True,
+            )
+
+
+def load(state: SandboxState, seed: ToolSeed) -> None:
+    """Replace HubSpot's data with `seed` as-is (no API validation: broken emails stay)."""
+    with state.lock:
+        state.hubspot.clear()
+        _load_objects(state.hubspot.contacts, seed.streams.get("contacts", []))
+        _load_objects(state.hubspot.companies, seed.streams.get("companies", []))

@@ -1,0 +1,96 @@
+"""simple-salesforce against the sandbox, with only the instance changed.
+
+simple-salesforce hard-codes ``https://{instance}`` in every URL it builds, and the sandbox
+serves plain HTTP on loopback; the one patch is a requests adapter that rewrites the scheme
+(nothing else: paths, headers and bodies are the SDK's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from sandbox_testkit import fresh
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
+
+from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
+from sandbox.server import SandboxServer
+
+
+class _PlainHttp(HTTPAdapter):
+    """https:// -> http:// for the sandbox: the only change made to the SDK's requests."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        assert request.url is not None
+        request.url = request.url.replace("https://", "http://", 1)
+        return super().send(request, **kwargs)
+
+
+@pytest.fixture
+def sf(sandbox: SandboxServer) -> Iterator[Salesforce]:
+    fresh(sandbox)
+    session = requests.Session()
+    session.mount("https://", _PlainHttp())
+    instance = sandbox.base_url("salesforce").split("://", 1)[1]  # host:port/salesforce
+    client = Salesforce(
+        instance=instance, session_id=SANDBOX_SALESFORCE_TOKEN, version="62.0", session=session
+    )
+    yield client
+    session.close()
+
+
+def test_create_get_update_delete(sf: Salesforce) -> None:
+    created = sf.Contact.create({"LastName": "Lovelace", "FirstName": "Ada", "Email": "ada@x.io"})
+    assert created["success"] is True
+    got = sf.Contact.get(created["id"])
+    assert (got["Name"], got["Email"]) == ("Ada Lovelace", "ada@x.io")
+    assert sf.Contact.update(created["id"], {"Title": "Countess"}) == 204
+    assert sf.Contact.get(created["id"])["Title"] == "Countess"
+    assert sf.Contact.delete(created["id"]) == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Contact.get(created["id"])
+    contact = sf.Contact
+    contact.describe()
+    assert contact.api_usage["api-usage"].total == 100_000  # parsed from Sforce-Limit-Info
+
+
+def test_upsert_by_external_id_and_get_by_custom_id(sf: Salesforce) -> None:
+    assert sf.Contact.upsert("Revsync_Id__c/u-42", {"LastName": "Hopper"}) == 201
+    assert sf.Contact.upsert("Revsync_Id__c/u-42", {"FirstName": "Grace"}) == 200
+    got = sf.Contact.get_by_custom_id("Revsync_Id__c", "u-42")
+    assert got["Name"] == "Grace Hopper"
+    assert got["Revsync_Id__c"] == "u-42"
+
+
+def test_query_and_query_all_follow_next_records_url(sf: Salesforce) -> None:
+    ids = {sf.Contact.create({"LastName": f"N{i}"})["id"] for i in range(230)}
+    first = sf.query("SELECT Id FROM Contact", headers={"Sforce-Query-Options": "batchSize=200"})
+    assert first["totalSize"] == 230
+    assert first["done"] is False
+    assert len(first["records"]) == 200
+    everything = sf.query_all(
+        "SELECT Id, LastName FROM Contact ORDER BY SystemModstamp",
+        headers={"Sforce-Query-Options": "batchSize=200"},
+    )
+    assert {r["Id"] for r in everything["records"]} == ids
+    gone = next(iter(ids))
+    sf.Contact.delete(gone)
+    deleted = sf.query_all("SELECT Id FROM Contact WHERE IsDeleted = true", include_deleted=True)
+    assert [r["Id"] for r in deleted["records"]] == [gone]
+
+
+def test_malformed_query_raises_the_sdk_error(sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.query("SELECT Id FROM Contact HAVING x")
+    assert err.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_describe_and_limits(sf: Salesforce) -> None:
+    fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
+    assert fields["Revsync_Id__c"]["externalId"] is True
+    assert fields["SystemModstamp"]["updateable"] is False
+    assert sf.limits()["DailyApiRequests"]["Max"] == 100_000
