@@ -4,8 +4,9 @@ Mounted under ``/salesforce`` (standing in for ``https://<MyDomain>.my.salesforc
 API lives under ``/services/data/v62.0``. A gate checks the bearer session id and counts the
 org's rolling 24-hour API allocation, stamping ``Sforce-Limit-Info: api-usage=N/M`` on every
 authenticated response; over the allocation every call is ``403 REQUEST_LIMIT_EXCEEDED``.
-Salesforce publishes no static OpenAPI for this API; shapes follow the REST API Developer Guide
-(a hand-written spec in ``sandbox/specs/`` is still to do).
+Salesforce publishes no static OpenAPI for this API; shapes follow the REST API Developer Guide,
+and ``sandbox/specs/salesforce.openapi.yaml`` (hand-written from it, not a vendor file) is what
+``tests/contract/test_contract_salesforce.py`` validates the served exchanges against.
 """
 
 from __future__ import annotations
