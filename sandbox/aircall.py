@@ -12,15 +12,13 @@ shapes here follow Aircall's public API reference. Where the skeleton disagrees 
 from __future__ import annotations
 
 import base64
-import json
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.aircall_data import API_ROOT, AircallData, AircallError, digits
 from sandbox.credentials import (
@@ -28,6 +26,7 @@ from sandbox.credentials import (
     SANDBOX_AIRCALL_API_TOKEN,
     SANDBOX_AIRCALL_OAUTH_TOKEN,
 )
+from sandbox.gate import Gate, guard, json_object
 from sandbox.ratelimit import WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.store import RecordStore
@@ -68,23 +67,16 @@ def _caller(headers: dict[bytes, bytes]) -> str | None:
     return None
 
 
-class _Gate:
+class _Gate(Gate):
     """Basic or bearer auth, then the per-minute window (one budget per company)."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         if _caller(dict(scope["headers"])) is None:
             body = {
                 "error": "Unauthorized",
                 "troubleshoot": "Check your api_id/api_token pair or your OAuth access token",
             }
-            await JSONResponse(body, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 401))
             return
         limiter: WindowLimiter = self.state.limits["aircall"]
         decision = limiter.hit("company")
@@ -100,30 +92,13 @@ class _Gate:
                 "troubleshoot": f"Rate limit of {decision.max} requests per minute reached; "
                 "wait until X-AircallApi-Reset",
             }
-            response = JSONResponse(body, 429)
-            response.raw_headers.extend(extra)
-            await response(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 429), extra)
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except AircallError as err:
-            return _error(err)
-
-    return wrapped
+_guard = guard(AircallError, _error)
 
 
 def _int(request: Request, name: str, default: int | None) -> int | None:
@@ -165,14 +140,11 @@ def _meta(request: Request, page: int, per_page: int, total: int, count: int) ->
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise AircallError(400, "Invalid JSON", "The request body must be valid JSON") from exc
-    if not isinstance(body, dict):
-        raise AircallError(400, "Invalid JSON", "The request body must be a JSON object")
-    return body
+    return await json_object(
+        request,
+        lambda _exc: AircallError(400, "Invalid JSON", "The request body must be valid JSON"),
+        lambda: AircallError(400, "Invalid JSON", "The request body must be a JSON object"),
+    )
 
 
 def _path_id(request: Request) -> int:

@@ -152,6 +152,29 @@ class AircallData:
             if call is not None and call.get("_contact_id") == rec["id"]:
                 call["_contact_id"] = None
 
+    def merge_contacts(self, survivor: dict[str, Any], other: dict[str, Any], now_s: int) -> None:
+        """Aircall has no merge API: what a user does in the app with a duplicate. The survivor
+        takes the other's numbers and emails it lacks and fills its blank names, company and
+        information; the other's calls point at the survivor, then the other is deleted."""
+        for rec in self.calls.values():
+            if rec.get("_contact_id") == other["id"]:
+                rec["_contact_id"] = survivor["id"]
+        self.delete_contact(other)
+        self._index(survivor, add=False)
+        for kind in ("phone_numbers", "emails"):
+            have = {digits(i["value"]) if kind == "phone_numbers" else i["value"].lower()
+                    for i in survivor[kind]}  # fmt: skip
+            for item in other[kind]:
+                key = digits(item["value"]) if kind == "phone_numbers" else item["value"].lower()
+                if key not in have:
+                    survivor[kind].append(dict(item))
+                    have.add(key)
+        self._index(survivor, add=True)
+        for name in ("first_name", "last_name", "company_name", "information"):
+            if not survivor.get(name) and other.get(name):
+                survivor[name] = other[name]
+        survivor["updated_at"] = max(now_s, int(survivor["updated_at"]))
+
     def search_contacts(self, phone: str | None, email: str | None) -> list[int]:
         found: set[int] | None = None
         if phone:

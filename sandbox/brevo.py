@@ -8,19 +8,18 @@ window (``/contacts*`` 10 RPS by default) and stamps ``x-sib-ratelimit-*`` on ev
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.brevo_data import BrevoData, BrevoError, CrmObjects
 from sandbox.credentials import SANDBOX_BREVO_KEY
 from sandbox.faults import partial_batch_every
+from sandbox.gate import Gate, guard, json_object
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.timefmt import parse_instant_ms
@@ -62,21 +61,14 @@ def _rate_headers(decision: LimitDecision) -> list[tuple[bytes, bytes]]:
     ]
 
 
-class _Gate:
+class _Gate(Gate):
     """``api-key`` auth, then the contacts or CRM limiter; 401/429 in Brevo's shape."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = dict(scope["headers"]).get(b"api-key", b"").decode("latin-1")
         if key != SANDBOX_BREVO_KEY:
             body = {"code": "unauthorized", "message": "Key not found"}
-            await JSONResponse(body, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 401))
             return
         path = scope.get("sandbox.vendor_path") or scope["path"]
         name = "brevo" if path.startswith("/contacts") else "brevo-crm"
@@ -84,41 +76,27 @@ class _Gate:
         decision = limiter.hit(key)
         extra = _rate_headers(decision)
         if not decision.allowed:
-            response = JSONResponse({"code": "bad_request", "message": _RATE_MESSAGE}, 429)
-            response.raw_headers.extend(extra)
-            await response(scope, receive, send)
+            await self.reply(
+                scope,
+                receive,
+                send,
+                JSONResponse({"code": "bad_request", "message": _RATE_MESSAGE}, 429),
+                extra,
+            )
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except BrevoError as err:
-            return _err(err)
-
-    return wrapped
+_guard = guard(BrevoError, _err)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise BrevoError(400, "bad_request", "Input must be a valid JSON object") from exc
-    if not isinstance(body, dict):
-        raise BrevoError(400, "bad_request", "Input must be a valid JSON object")
-    return body
+    return await json_object(
+        request,
+        lambda _exc: BrevoError(400, "bad_request", "Input must be a valid JSON object"),
+        empty=b"null",
+    )
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:

@@ -393,6 +393,25 @@ class BrevoData:
             self.members.get(list_id, set()).discard(record["id"])
         self.version += 1
 
+    def absorb(self, survivor: dict[str, Any], other: dict[str, Any], now_ms: int) -> None:
+        """Brevo has no merge API: what an admin does with a duplicate. The survivor fills its
+        blank attributes (and email) from the other contact and joins its lists; the other
+        contact is deleted first, so its unique identifiers are free to move."""
+        self.delete(other)
+        cid = survivor["id"]
+        if not survivor.get("email") and other.get("email"):
+            survivor["email"] = other["email"]
+            self.by_email[str(other["email"]).strip().lower()] = cid
+        for name, value in other["attributes"].items():
+            if survivor["attributes"].get(name) in (None, "") and value not in (None, ""):
+                survivor["attributes"][name] = value
+                index = {"SMS": self.by_sms, "EXT_ID": self.by_ext_id}.get(name)
+                if index is not None:
+                    index[value] = cid
+        for list_id in other["listIds"]:
+            self._join(survivor, list_id)
+        self.touch(survivor, now_ms)
+
     def load_contact(self, record: dict[str, Any], mtime_ms: int) -> None:
         """Seeding: put a ready-made contact and index it (no validation: seeds are messy)."""
         cid = int(record["id"])

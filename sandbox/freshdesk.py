@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import base64
 import bisect
-import json
 import math
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_FRESHDESK_API_KEY
 from sandbox.freshdesk_data import FieldError, FreshdeskData, FreshdeskError, parse_since
+from sandbox.gate import Gate, guard, json_object
 from sandbox.ratelimit import WindowLimiter
 from sandbox.state import SandboxState
 
@@ -72,20 +71,13 @@ def _api_key(headers: dict[bytes, bytes]) -> str | None:
     return decoded.split(":", 1)[0]
 
 
-class _Gate:
+class _Gate(Gate):
     """Basic auth, then the per-minute window; every answer carries `X-RateLimit-*`."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _api_key(dict(scope["headers"]))
         if key != SANDBOX_FRESHDESK_API_KEY:
-            await JSONResponse(_AUTH, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(_AUTH, 401))
             return
         limiter: WindowLimiter = self.state.limits["freshdesk"]
         decision = limiter.hit(key)
@@ -100,30 +92,19 @@ class _Gate:
                 "code": "too_many_requests",
                 "message": f"You have exceeded the limit of {decision.max} requests per minute",
             }
-            response = JSONResponse(body, 429)
-            response.raw_headers.extend([*headers, (b"retry-after", str(retry).encode())])
-            await response(scope, receive, send)
+            await self.reply(
+                scope,
+                receive,
+                send,
+                JSONResponse(body, 429),
+                [*headers, (b"retry-after", str(retry).encode())],
+            )
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, headers)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except FreshdeskError as err:
-            return _json_error(err)
-
-    return wrapped
+_guard = guard(FreshdeskError, _json_error)
 
 
 def _invalid(field: str, message: str, code: str = "invalid_value") -> FreshdeskError:
@@ -131,18 +112,12 @@ def _invalid(field: str, message: str, code: str = "invalid_value") -> Freshdesk
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise FreshdeskError(
+    return await json_object(
+        request,
+        lambda _exc: FreshdeskError(
             400, code="invalid_json", message="Request body has invalid json format"
-        ) from exc
-    if not isinstance(body, dict):
-        raise FreshdeskError(
-            400, code="invalid_json", message="Request body has invalid json format"
-        )
-    return body
+        ),
+    )
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:

@@ -1,26 +1,29 @@
-"""HubSpot CRM v3 over HTTP: the routes the official SDK and our connector call.
+"""HubSpot CRM v3 (contacts, companies, deals) and v4 associations over HTTP: the routes the
+official SDK and our connector call.
 
 Mounted under ``/hubspot`` (standing in for ``https://api.hubapi.com``). A gate in front
 checks the bearer token and the per-token rolling window, and stamps HubSpot's
-``X-HubSpot-RateLimit-*`` headers on every authenticated response.
+``X-HubSpot-RateLimit-*`` headers on every authenticated response. Object types are accepted
+by name or objectTypeId (``deals`` / ``0-3``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN, SANDBOX_HUBSPOT_TOKEN
 from sandbox.faults import partial_batch_every
-from sandbox.hubspot_data import HubSpotError, HubSpotObjects
+from sandbox.gate import Gate, guard, json_body
+from sandbox.hubspot_associations import association_pair
+from sandbox.hubspot_data import OBJECT_TYPE_IDS, HubSpotError, HubSpotObjects
 from sandbox.hubspot_search import run_search
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_MAX = 100
 LIST_MAX = 100
+ASSOCIATIONS_MAX = 500
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
@@ -118,26 +122,20 @@ def _missing_scopes_body(path: str) -> dict[str, Any]:
     return body
 
 
-class _Gate:
+class _Gate(Gate):
     """Bearer auth, then the rolling-window limit; 401/429 in HubSpot's shapes."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if token not in (SANDBOX_HUBSPOT_TOKEN, SANDBOX_HUBSPOT_READONLY_TOKEN):
             body = _error_body("INVALID_AUTHENTICATION", _AUTH_MESSAGE)
-            await JSONResponse(body, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 401))
             return
         if token == SANDBOX_HUBSPOT_READONLY_TOKEN and _writes(scope):
-            await JSONResponse(_missing_scopes_body(scope["path"]), 403)(scope, receive, send)
+            response = JSONResponse(_missing_scopes_body(scope["path"]), 403)
+            await self.reply(scope, receive, send, response)
             return
         limiter: WindowLimiter = self.state.limits["hubspot"]
         decision = limiter.hit(token)
@@ -147,42 +145,24 @@ class _Gate:
                 found = search.hit(token)
                 if not found.allowed:
                     response = JSONResponse(_rate_limit_body("SECONDLY"), 429)
-                    await response(scope, receive, send)
+                    await self.reply(scope, receive, send, response)
                     return
         extra = _rate_headers(decision)
         if not decision.allowed:
             response = JSONResponse(_rate_limit_body(decision.policy), 429)
-            response.raw_headers.extend(extra)
-            await response(scope, receive, send)
+            await self.reply(scope, receive, send, response, extra)
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except HubSpotError as err:
-            return _error_response(err)
-
-    return wrapped
+_guard = guard(HubSpotError, _error_response)
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise HubSpotError(400, "VALIDATION_ERROR", f"Invalid input JSON: {exc}") from exc
+    return await json_body(
+        request, lambda exc: HubSpotError(400, "VALIDATION_ERROR", f"Invalid input JSON: {exc}")
+    )
 
 
 def _properties_param(request: Request) -> list[str] | None:
@@ -190,6 +170,14 @@ def _properties_param(request: Request) -> list[str] | None:
     for raw in request.query_params.getlist("properties"):
         names.extend(p.strip() for p in raw.split(",") if p.strip())
     return names or None
+
+
+def _properties_of(body: Any) -> dict[str, Any]:
+    """The ``properties`` object every write input must carry (400 without it)."""
+    props = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(props, dict):
+        raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: properties is required")
+    return props
 
 
 def _written(objects: HubSpotObjects, props: Any) -> list[str]:
@@ -204,16 +192,73 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "false").lower() == "true"
 
 
+def _type_name(name: str) -> str:
+    return OBJECT_TYPE_IDS.get(name, name)
+
+
+def _associations_param(request: Request) -> list[str]:
+    names: list[str] = []
+    for raw in request.query_params.getlist("associations"):
+        names.extend(_type_name(p.strip()) for p in raw.split(",") if p.strip())
+    return names
+
+
 class _HubSpotRoutes:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    def objects(self, request: Request) -> HubSpotObjects:
-        name = request.path_params["object_type"]
-        found = self.state.hubspot.objects.get(name)
+    def objects(self, request: Request, param: str = "object_type") -> HubSpotObjects:
+        name = request.path_params[param]
+        found = self.state.hubspot.object_type(name)
         if found is None:
             raise HubSpotError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
         return found
+
+    def _with_links(
+        self, objects: HubSpotObjects, out: dict[str, Any], to_types: list[str]
+    ) -> dict[str, Any]:
+        """Add v3 ``associations`` (only non-empty ones, as HubSpot does) to a record."""
+        links = self.state.hubspot.associations
+        found: dict[str, Any] = {}
+        for to_type in to_types:
+            entries = links.v3_entries(objects.kind.name, int(out["id"]), to_type)
+            if entries:
+                found[to_type] = {"results": entries}
+        if found:
+            out["associations"] = found
+        return out
+
+    def _link_inputs(
+        self, objects: HubSpotObjects, raw: Any
+    ) -> list[tuple[str, HubSpotObjects, int]]:
+        """Validate a create's ``associations`` array: (to type, its objects, to id)."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: associations")
+        out: list[tuple[str, HubSpotObjects, int]] = []
+        for item in raw:
+            to_id = str(((item or {}).get("to") or {}).get("id", ""))
+            for spec in (item or {}).get("types") or []:
+                pair = association_pair(int(spec.get("associationTypeId") or 0))
+                if pair is None or pair[0] != objects.kind.name:
+                    raise HubSpotError(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"{spec.get('associationTypeId')} is not a valid association type "
+                        f"from {objects.kind.name}",
+                    )
+                target = self.state.hubspot.objects[pair[1]]
+                rec = target.resolve(to_id)
+                if rec is None:
+                    raise HubSpotError(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"One or more associated objects were not found: {pair[1]} {to_id}",
+                        context={"id": [to_id]},
+                    )
+                out.append((pair[1], target, rec.id))
+        return out
 
     def _not_found(self, objects: HubSpotObjects, ref: str) -> HubSpotError:
         return HubSpotError(
@@ -236,6 +281,7 @@ class _HubSpotRoutes:
         except ValueError as exc:
             raise HubSpotError(400, "VALIDATION_ERROR", "limit and after must be integers") from exc
         props = _properties_param(request)
+        to_types = _associations_param(request)
         with self.state.lock:
             if _flag(request, "archived"):
                 ids = sorted(i for i in objects.archived if i >= after)
@@ -248,7 +294,9 @@ class _HubSpotRoutes:
                 for _seq, key in pairs[:limit]:
                     rec = objects.record(key)
                     if rec is not None:
-                        results.append(objects.to_json(rec, props))
+                        results.append(
+                            self._with_links(objects, objects.to_json(rec, props), to_types)
+                        )
                 next_after = str(pairs[limit][0]) if len(pairs) > limit else None
         body: dict[str, Any] = {"results": results}
         if next_after is not None:
@@ -266,27 +314,25 @@ class _HubSpotRoutes:
                 rec = objects.archived.get(int(ref))
             if rec is None:
                 raise self._not_found(objects, ref)
-            return JSONResponse(objects.to_json(rec, _properties_param(request)))
+            out = objects.to_json(rec, _properties_param(request))
+            return JSONResponse(self._with_links(objects, out, _associations_param(request)))
 
     async def create(self, request: Request) -> Response:
         objects = self.objects(request)
         body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise HubSpotError(
-                400, "VALIDATION_ERROR", "Invalid input JSON: properties is required"
-            )
+        _properties_of(body)
         with self.state.lock:
+            links = self._link_inputs(objects, body.get("associations"))
             rec = objects.create(body["properties"], self.state.now_ms())
+            for to_type, _target, to_id in links:
+                self.state.hubspot.associations.associate(objects.kind.name, rec.id, to_type, to_id)
             return JSONResponse(objects.to_json(rec, _written(objects, body["properties"])), 201)
 
     async def update(self, request: Request) -> Response:
         objects = self.objects(request)
         ref = request.path_params["object_id"]
         body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise HubSpotError(
-                400, "VALIDATION_ERROR", "Invalid input JSON: properties is required"
-            )
+        _properties_of(body)
         with self.state.lock:
             rec = objects.resolve(ref, request.query_params.get("idProperty"))
             if rec is None:
@@ -338,6 +384,83 @@ class _HubSpotRoutes:
             objects.merge(primary, other, self.state.now_ms())
             props = [*objects.kind.default_properties, "hs_merged_object_ids"]
             return JSONResponse(objects.to_json(primary, props))
+
+    # -- associations v4 --------------------------------------------------------------------
+
+    async def associations_page(self, request: Request) -> Response:
+        objects = self.objects(request)
+        target = self.objects(request, "to_object_type")
+        ref = request.path_params["object_id"]
+        try:
+            limit = min(int(request.query_params.get("limit", str(ASSOCIATIONS_MAX))), 500)
+            after = int(request.query_params.get("after") or 0)
+        except ValueError as exc:
+            raise HubSpotError(400, "VALIDATION_ERROR", "limit and after must be integers") from exc
+        links = self.state.hubspot.associations
+        with self.state.lock:
+            rec = objects.resolve(ref)
+            from_id = rec.id if rec is not None else 0
+            ids = links.targets(objects.kind.name, from_id, target.kind.name)
+            results = [
+                {
+                    "toObjectId": to_id,
+                    "associationTypes": links.types(
+                        objects.kind.name, from_id, target.kind.name, to_id
+                    ),
+                }
+                for to_id in ids[after : after + limit]
+            ]
+        out: dict[str, Any] = {"results": results}
+        if after + limit < len(ids):
+            next_after = str(after + limit)
+            out["paging"] = {"next": {"after": next_after, "link": self._link(request, next_after)}}
+        return JSONResponse(out)
+
+    def _pair(self, request: Request) -> tuple[HubSpotObjects, int, HubSpotObjects, int]:
+        objects = self.objects(request)
+        target = self.objects(request, "to_object_type")
+        ref, to_ref = request.path_params["object_id"], request.path_params["to_object_id"]
+        rec, to_rec = objects.resolve(ref), target.resolve(to_ref)
+        if rec is None:
+            raise self._not_found(objects, ref)
+        if to_rec is None:
+            raise self._not_found(target, to_ref)
+        return objects, rec.id, target, to_rec.id
+
+    async def associate_default(self, request: Request) -> Response:
+        started = iso_ms_z(self.state.now_ms())
+        with self.state.lock:
+            objects, from_id, target, to_id = self._pair(request)
+            links = self.state.hubspot.associations
+            links.associate(objects.kind.name, from_id, target.kind.name, to_id)
+            types = links.types(objects.kind.name, from_id, target.kind.name, to_id)
+        results = [
+            {
+                "from": {"id": str(from_id)},
+                "to": {"id": str(to_id)},
+                "associationSpec": {
+                    "associationCategory": t["category"],
+                    "associationTypeId": t["typeId"],
+                },
+            }
+            for t in types
+        ]
+        return JSONResponse(
+            {
+                "status": "COMPLETE",
+                "results": results,
+                "startedAt": started,
+                "completedAt": iso_ms_z(self.state.now_ms()),
+            }
+        )
+
+    async def dissociate(self, request: Request) -> Response:
+        with self.state.lock:
+            objects, from_id, target, to_id = self._pair(request)
+            self.state.hubspot.associations.dissociate(
+                objects.kind.name, from_id, target.kind.name, to_id
+            )
+        return Response(status_code=204)
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -465,22 +588,17 @@ class _HubSpotRoutes:
     def _batch_create(
         self, objects: HubSpotObjects, item: dict[str, Any], body: dict[str, Any]
     ) -> dict[str, Any]:
-        props = item.get("properties")
-        if not isinstance(props, dict):
-            raise HubSpotError(
-                400, "VALIDATION_ERROR", "Invalid input JSON: properties is required"
-            )
+        props = _properties_of(item)
+        links = self._link_inputs(objects, item.get("associations"))
         rec = objects.create(props, self.state.now_ms())
+        for to_type, _target, to_id in links:
+            self.state.hubspot.associations.associate(objects.kind.name, rec.id, to_type, to_id)
         return objects.to_json(rec, _written(objects, props))
 
     def _batch_update(
         self, objects: HubSpotObjects, item: dict[str, Any], body: dict[str, Any]
     ) -> dict[str, Any]:
-        props = item.get("properties")
-        if not isinstance(props, dict):
-            raise HubSpotError(
-                400, "VALIDATION_ERROR", "Invalid input JSON: properties is required"
-            )
+        props = _properties_of(item)
         ref = str(item.get("id", ""))
         rec = objects.resolve(ref, item.get("idProperty"))
         if rec is None:
@@ -497,11 +615,7 @@ class _HubSpotRoutes:
     def _batch_upsert(
         self, objects: HubSpotObjects, item: dict[str, Any], body: dict[str, Any]
     ) -> dict[str, Any]:
-        props = item.get("properties")
-        if not isinstance(props, dict):
-            raise HubSpotError(
-                400, "VALIDATION_ERROR", "Invalid input JSON: properties is required"
-            )
+        props = _properties_of(item)
         ref = str(item.get("id", ""))
         id_property = item.get("idProperty")
         if not id_property or id_property not in objects.kind.unique:
@@ -536,6 +650,7 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
     """The HubSpot sub-application, to mount at ``/hubspot``."""
     r = _HubSpotRoutes(state)
     base = "/crm/v3/objects/{object_type}"
+    v4 = "/crm/v4/objects/{object_type}/{object_id}/associations"
     router = Router(
         routes=[
             Route(base + "/search", _guard(r.search), methods=["POST"]),
@@ -546,6 +661,15 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
             Route(base + "/{object_id}", _guard(r.get_one), methods=["GET"]),
             Route(base + "/{object_id}", _guard(r.update), methods=["PATCH"]),
             Route(base + "/{object_id}", _guard(r.archive), methods=["DELETE"]),
+            Route(v4 + "/{to_object_type}", _guard(r.associations_page), methods=["GET"]),
+            Route(
+                v4 + "/default/{to_object_type}/{to_object_id}",
+                _guard(r.associate_default),
+                methods=["PUT"],
+            ),
+            Route(
+                v4 + "/{to_object_type}/{to_object_id}", _guard(r.dissociate), methods=["DELETE"]
+            ),
         ]
     )
     return _Gate(router, state)

@@ -1,23 +1,30 @@
-"""HubSpot CRM objects (contacts, companies) in memory, with HubSpot's write rules.
+"""HubSpot CRM objects (contacts, companies, deals) in memory, with HubSpot's write rules.
 
 Kept apart from the HTTP routes so the control plane and the seed loader use the same rules
 (lowercased emails, unique email, read-only properties, enumeration options, merges).
-Callers hold `SandboxState.lock`.
+Associations live beside the objects; archiving or merging an object drops or moves its
+links. Callers hold `SandboxState.lock`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.hubspot_associations import HubSpotAssociations
 from sandbox.store import RecordStore
-from sandbox.timefmt import iso_ms_z
+from sandbox.timefmt import iso_ms_z, parse_instant_ms
 
 __all__ = [
     "COMPANY_KIND",
     "CONTACT_KIND",
+    "DEAL_KIND",
+    "DEAL_PIPELINES",
+    "DEAL_STAGES",
     "LIFECYCLE_STAGES",
+    "OBJECT_TYPE_IDS",
     "HubSpotData",
     "HubSpotError",
     "HubSpotObjects",
@@ -35,6 +42,19 @@ LIFECYCLE_STAGES = (
     "evangelist",
     "other",
 )
+DEAL_STAGES = (
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+)
+"""The stages of HubSpot's default sales pipeline (internal values)."""
+DEAL_PIPELINES = ("default",)
+OBJECT_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals"}
+"""HubSpot's objectTypeIds, accepted wherever an object type name is."""
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 
@@ -69,6 +89,8 @@ class ObjectKind:
     unique: frozenset[str]
     default_properties: tuple[str, ...]
     enumerations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    date_properties: frozenset[str] = frozenset()
+    number_properties: frozenset[str] = frozenset()
 
     @property
     def readonly(self) -> frozenset[str]:
@@ -124,6 +146,46 @@ COMPANY_KIND = ObjectKind(
     default_properties=("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     enumerations={"lifecyclestage": LIFECYCLE_STAGES},
 )
+DEAL_KIND = ObjectKind(
+    name="deals",
+    label="DEAL",
+    mtime_property="hs_lastmodifieddate",
+    writable=frozenset(
+        {
+            "dealname",
+            "amount",
+            "dealstage",
+            "pipeline",
+            "closedate",
+            "hubspot_owner_id",
+            "description",
+            "dealtype",
+            "revsync_unified_id",
+        }
+    ),
+    unique=frozenset({"revsync_unified_id"}),
+    default_properties=(
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+    enumerations={"dealstage": DEAL_STAGES, "pipeline": DEAL_PIPELINES},
+    date_properties=frozenset({"closedate"}),
+    number_properties=frozenset({"amount", "hubspot_owner_id"}),
+)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _as_property_value(value: Any) -> str | None:
@@ -156,9 +218,13 @@ class HubSpotObjects:
         self._unique: dict[str, dict[str, int]] = {p: {} for p in kind.unique}
         self._first_id = first_id
         self.next_id = first_id
+        self.on_gone: Callable[[int, int | None], None] | None = None
+        """Called with (id, survivor id | None) when a record is archived or merged away."""
 
     def clear(self) -> None:
+        on_gone = self.on_gone
         self.__init__(self.kind, self._first_id)  # type: ignore[misc]
+        self.on_gone = on_gone
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -241,6 +307,21 @@ class HubSpotObjects:
                         f'"error":"INVALID_EMAIL","name":"email"}}'
                     )
                     continue
+            if value and name in self.kind.date_properties:
+                try:
+                    value = iso_ms_z(parse_instant_ms(value))
+                except ValueError:
+                    problems.append(
+                        f'{{"isValid":false,"message":"{value} is not a valid datetime",'
+                        f'"error":"INVALID_DATE","name":"{name}"}}'
+                    )
+                    continue
+            if value and name in self.kind.number_properties and not _is_number(value):
+                problems.append(
+                    f'{{"isValid":false,"message":"{value} was not a valid number.",'
+                    f'"error":"INVALID_FLOAT","name":"{name}"}}'
+                )
+                continue
             options = self.kind.enumerations.get(name)
             if value and options and value not in options:
                 problems.append(
@@ -332,6 +413,8 @@ class HubSpotObjects:
         self._index(HubSpotRecord(rec.id, {}, 0, 0), rec.properties)
         rec.archived_ms = now_ms
         self.archived[rec.id] = rec
+        if self.on_gone is not None:
+            self.on_gone(rec.id, None)
 
     def merge(self, primary: HubSpotRecord, secondary: HubSpotRecord, now_ms: int) -> HubSpotRecord:
         """Merge `secondary` into `primary`: primary's values win, blanks are filled."""
@@ -356,17 +439,36 @@ class HubSpotObjects:
         primary.updated_ms = max(now_ms, primary.updated_ms)
         self.store.put(primary.id, {"r": primary}, primary.updated_ms)
         self._index(primary, old)
+        if self.on_gone is not None:
+            self.on_gone(secondary.id, primary.id)
         return primary
 
 
 class HubSpotData:
-    """All HubSpot objects of the sandbox account."""
+    """All HubSpot objects of the sandbox account and the associations between them."""
 
     def __init__(self) -> None:
         self.objects: dict[str, HubSpotObjects] = {
             "contacts": HubSpotObjects(CONTACT_KIND, first_id=1001),
             "companies": HubSpotObjects(COMPANY_KIND, first_id=5001),
+            "deals": HubSpotObjects(DEAL_KIND, first_id=9001),
         }
+        self.associations = HubSpotAssociations()
+        for name, objects in self.objects.items():
+            objects.on_gone = self._links_follow(name)
+
+    def _links_follow(self, object_type: str) -> Callable[[int, int | None], None]:
+        def gone(object_id: int, survivor: int | None) -> None:
+            if survivor is None:
+                self.associations.forget(object_type, object_id)
+            else:
+                self.associations.move(object_type, object_id, survivor)
+
+        return gone
+
+    def object_type(self, name: str) -> HubSpotObjects | None:
+        """Objects by type name (`deals`) or objectTypeId (`0-3`)."""
+        return self.objects.get(OBJECT_TYPE_IDS.get(name, name))
 
     @property
     def contacts(self) -> HubSpotObjects:
@@ -376,6 +478,11 @@ class HubSpotData:
     def companies(self) -> HubSpotObjects:
         return self.objects["companies"]
 
+    @property
+    def deals(self) -> HubSpotObjects:
+        return self.objects["deals"]
+
     def clear(self) -> None:
         for objects in self.objects.values():
             objects.clear()
+        self.associations.clear()

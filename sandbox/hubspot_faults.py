@@ -8,10 +8,10 @@ merged into another contact with HubSpot's own merge rules (primary keeps its va
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
+from sandbox.fault_support import body_value, query_value, records_under, survivor
 from sandbox.faults import ToolFaultHooks
 from sandbox.hubspot_data import HubSpotObjects
 from sandbox.state import SandboxState
@@ -25,17 +25,7 @@ def _objects(state: SandboxState, path: str) -> HubSpotObjects | None:
 
 
 def _carries_cursor(path: str, query: str, body: bytes) -> bool:
-    from urllib.parse import parse_qs
-
-    if parse_qs(query).get("after", [""])[0]:
-        return True
-    if body[:1] != b"{":
-        return False
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return False
-    return bool(isinstance(parsed, dict) and parsed.get("after") not in (None, "", 0, "0"))
+    return bool(query_value(query, "after")) or body_value(body, "after") not in (None, "", 0, "0")
 
 
 def _expired() -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -46,16 +36,6 @@ def _expired() -> tuple[int, dict[str, Any], dict[str, str]]:
         "category": "VALIDATION_ERROR",
     }
     return 400, body, {}
-
-
-def _records(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, dict):
-        results = body.get("results")
-        if isinstance(results, list):
-            return [r for r in results if isinstance(r, dict)]
-        if "id" in body and "properties" in body:
-            return [body]
-    return []
 
 
 def fault_hooks(state: SandboxState) -> ToolFaultHooks:
@@ -76,14 +56,10 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
             loser = objects.resolve(record_id) if objects else None
             if objects is None or loser is None:
                 return None
-            winner = objects.resolve(into) if into else None
+            named = objects.resolve(into) if into else None
+            raw = survivor(objects.store, loser.id, named.id if named else None)
+            winner = raw["r"] if raw is not None else None
             if winner is None:
-                seq = objects.store.seq_of(loser.id)
-                after = objects.store.page_after_seq(seq + 1, 1)
-                before = [k for k in objects.store.page_by_creation(0, 1) if k != loser.id]
-                key = after[0][1] if after else (before[0] if before else None)
-                winner = objects.record(key) if key is not None else None
-            if winner is None or winner.id == loser.id:
                 return None
             objects.merge(winner, loser, state.now_ms())
             return str(winner.id)
@@ -91,7 +67,7 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
     return ToolFaultHooks(
         expired_cursor=_expired,
         carries_cursor=_carries_cursor,
-        records=_records,
+        records=records_under(("results",), bare=("id", "properties")),
         delete_record=delete,
         merge_record=merge,
     )

@@ -54,7 +54,9 @@ def _bad(message: str) -> HubSpotError:
 
 
 def _is_date(objects: HubSpotObjects, name: str) -> bool:
-    return name in ("createdate", objects.kind.mtime_property)
+    return name in ("createdate", objects.kind.mtime_property) or (
+        name in objects.kind.date_properties
+    )
 
 
 def _comparable(objects: HubSpotObjects, name: str, value: Any) -> Any:
@@ -68,6 +70,11 @@ def _comparable(objects: HubSpotObjects, name: str, value: Any) -> Any:
             return int(str(value))
         except ValueError as exc:
             raise _bad(f"{value} is not a valid value for property {name}") from exc
+    if name in objects.kind.number_properties:
+        try:
+            return float(str(value))
+        except ValueError as exc:
+            raise _bad(f"{value} is not a valid value for property {name}") from exc
     return str(value).casefold()
 
 
@@ -79,7 +86,13 @@ def _record_value(objects: HubSpotObjects, rec: HubSpotRecord, name: str) -> Any
     if name == objects.kind.mtime_property:
         return rec.updated_ms
     raw = rec.properties.get(name)
-    return None if raw is None else raw.casefold()
+    if raw is None:
+        return None
+    if name in objects.kind.date_properties:
+        return parse_instant_ms(raw)
+    if name in objects.kind.number_properties:
+        return float(raw)
+    return raw.casefold()
 
 
 def _compile_filter(
@@ -252,7 +265,9 @@ def _sort_key(objects: HubSpotObjects, rec: HubSpotRecord, *, name: str) -> tupl
 
 
 def _matches_query(rec: HubSpotRecord, query: str) -> bool:
-    for name in ("email", "firstname", "lastname", "phone", "company", "name", "domain"):
+    for name in (
+        "email", "firstname", "lastname", "phone", "company", "name", "domain", "dealname",
+    ):  # fmt: skip
         value = rec.properties.get(name)
         if value and query in value.casefold():
             return True

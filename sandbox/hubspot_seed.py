@@ -4,6 +4,7 @@
 ~55% are in both). Mess: mostly work emails, some personal; ~10% emails with stray
 whitespace (imported data); ~1.25% broken or fake-domain emails; nicknames and sloppy names;
 phones typed every way; ~2% duplicate contacts with the person's personal email; sparse fields.
+Deals: 0-3 per company, associated with it (primary) and with 1-2 of its contacts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.hubspot_data import HubSpotObjects
+from sandbox.hubspot_data import DEAL_STAGES, HubSpotObjects
 from sandbox.state import SandboxState
 from sandbox.timefmt import iso_ms_z, parse_instant_ms
 from sandbox.world import (
@@ -34,7 +35,12 @@ IN_HUBSPOT = 0.80
 
 _FIRST_CONTACT_ID = 1001
 _FIRST_COMPANY_ID = 5001
-_DERIVED = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
+_FIRST_DEAL_ID = 9001
+_DERIVED = (
+    "hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate", "associations",
+)  # fmt: skip
+_OWNER_IDS = ("31245001", "31245002", "31245003", "31245004")
+_PRODUCTS = ("Platform", "Renewal", "Expansion", "Pilot", "Support plan", "Onboarding")
 
 
 def _first_name(rng: random.Random, first: str) -> str:
@@ -96,10 +102,12 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
     contacts = seed.streams["contacts"]
     next_id = _FIRST_CONTACT_ID
     used_orgs: set[int] = set()
+    org_contacts: dict[int, list[int]] = {}
     for person in world.people:
         if world.draw(person, "crm-marketing") >= IN_HUBSPOT:
             continue
         used_orgs.add(person.org_index)
+        org_contacts.setdefault(person.org_index, []).append(next_id)
         props, invalid = _contact(rng, world, person, next_id)
         contacts.append(props)
         seed.truth[f"hubspot:contacts:{next_id}"] = person.id
@@ -139,7 +147,46 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             }
         )
         seed.truth[f"hubspot:companies:{company_id}"] = org.id
+    _render_deals(world, rng, seed, sorted(used_orgs), org_contacts)
     return seed
+
+
+def _render_deals(
+    world: PeopleWorld,
+    rng: random.Random,
+    seed: ToolSeed,
+    orgs: list[int],
+    org_contacts: dict[int, list[int]],
+) -> None:
+    """0-3 deals per company (rendered after contacts/companies: their randomness is kept)."""
+    deals = seed.streams["deals"] = []
+    deal_id = _FIRST_DEAL_ID
+    for offset, index in enumerate(orgs):
+        org = world.orgs[index]
+        staff = org_contacts.get(index, [])
+        for _ in range(rng.randint(0, 3)):
+            created, modified = record_times(rng, world)
+            stage = rng.choice(DEAL_STAGES)
+            close = created + rng.randint(7, 120) * 86_400_000
+            deals.append(
+                {
+                    "hs_object_id": str(deal_id),
+                    "dealname": f"{org.name} - {rng.choice(_PRODUCTS)}",
+                    "amount": str(rng.randrange(1_000, 250_000, 500)),
+                    "dealstage": stage,
+                    "pipeline": "default",
+                    "closedate": iso_ms_z(close) if rng.random() < 0.9 else None,
+                    "hubspot_owner_id": rng.choice(_OWNER_IDS),
+                    "createdate": iso_ms_z(created),
+                    "hs_lastmodifieddate": iso_ms_z(modified),
+                    "associations": {
+                        "companies": [_FIRST_COMPANY_ID + offset],
+                        "contacts": rng.sample(staff, min(len(staff), rng.randint(1, 2))),
+                    },
+                }
+            )
+            seed.truth[f"hubspot:deals:{deal_id}"] = org.id
+            deal_id += 1
 
 
 def _load_objects(objects: HubSpotObjects, rows: list[dict[str, Any]]) -> None:
@@ -162,3 +209,11 @@ def load(state: SandboxState, seed: ToolSeed) -> None:
         state.hubspot.clear()
         _load_objects(state.hubspot.contacts, seed.streams.get("contacts", []))
         _load_objects(state.hubspot.companies, seed.streams.get("companies", []))
+        deals = seed.streams.get("deals", [])
+        _load_objects(state.hubspot.deals, deals)
+        links = state.hubspot.associations
+        for row in deals:
+            deal_id = int(row["hs_object_id"])
+            for to_type, ids in (row.get("associations") or {}).items():
+                for to_id in ids:
+                    links.associate("deals", deal_id, to_type, int(to_id))

@@ -10,18 +10,17 @@ in 10-second windows, stamping ``X-RateLimit-Limit/-Remaining/-Reset`` on every 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_INTERCOM_TOKEN
+from sandbox.gate import Gate, guard, json_object
 from sandbox.intercom_data import IntercomData, IntercomError, matches, validate_query
 from sandbox.ratelimit import WindowLimiter
 from sandbox.state import SandboxState
@@ -60,17 +59,10 @@ def intercom_error_renderer(status: int, message: str) -> tuple[dict[str, Any], 
     return intercom_error_body(code, message), {}
 
 
-class _Gate:
+class _Gate(Gate):
     """Bearer token, `Intercom-Version`, then the 10-second window."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
@@ -102,41 +94,25 @@ class _Gate:
                 "rate_limit_exceeded",
                 f"Exceeded rate limit of {decision.max} in {decision.interval_ms // 1000} seconds",
             )
-            response = JSONResponse(body, 429)
-            response.raw_headers.extend(extra)
-            await response(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 429), extra)
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+def _error(err: IntercomError) -> Response:
+    return JSONResponse(intercom_error_body(err.code, err.message, err.field), err.status)
 
 
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except IntercomError as err:
-            return JSONResponse(intercom_error_body(err.code, err.message, err.field), err.status)
-
-    return wrapped
+_guard = guard(IntercomError, _error)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise IntercomError(400, "parameter_invalid", "Invalid JSON body") from exc
-    if not isinstance(body, dict):
-        raise IntercomError(400, "parameter_invalid", "Body must be a JSON object")
-    return body
+    return await json_object(
+        request,
+        lambda _exc: IntercomError(400, "parameter_invalid", "Invalid JSON body"),
+        lambda: IntercomError(400, "parameter_invalid", "Body must be a JSON object"),
+    )
 
 
 def _cursor(offset: int) -> str:

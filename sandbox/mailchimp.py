@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -23,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sandbox.credentials import SANDBOX_MAILCHIMP_DC, SANDBOX_MAILCHIMP_KEY
 from sandbox.faults import partial_batch_every
 from sandbox.fields import trim_fields
+from sandbox.gate import Gate, guard, json_body
 from sandbox.mailchimp_data import MERGE_FIELDS, MailchimpError, email_problem, subscriber_hash
 from sandbox.ratelimit import ConcurrencyGate
 from sandbox.state import SandboxState
@@ -95,17 +94,10 @@ def _api_key(scope: Scope) -> str | None:
     return None
 
 
-class _Gate:
+class _Gate(Gate):
     """API key check, then the 10-connection concurrency limit per key."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _api_key(scope)
         if not key:
             body = _problem(401, "API Key Missing", "Your request did not include an API key.")
@@ -126,34 +118,22 @@ class _Gate:
             await _ProblemResponse(body, 429)(scope, receive, send)
             return
         try:
-            await self.app(scope, receive, send)
+            await self.forward(scope, receive, send)
         finally:
             gate.release(key)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except MailchimpError as err:
-            return _problem_response(err)
-
-    return wrapped
+_guard = guard(MailchimpError, _problem_response)
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise MailchimpError(
-            400,
-            "JSON Parse Exception",
-            "We encountered an unspecified JSON parsing error.",
-        ) from exc
+    return await json_body(
+        request,
+        lambda _exc: MailchimpError(
+            400, "JSON Parse Exception", "We encountered an unspecified JSON parsing error."
+        ),
+        empty=b"{}",
+    )
 
 
 def _trimmed(request: Request, body: dict[str, Any]) -> Response:

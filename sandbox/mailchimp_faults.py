@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import parse_qs
 
+from sandbox.fault_support import query_value, records_under, survivor
 from sandbox.faults import ToolFaultHooks
 from sandbox.state import SandboxState
 
@@ -19,7 +19,7 @@ __all__ = ["fault_hooks"]
 
 
 def _carries_cursor(path: str, query: str, body: bytes) -> bool:
-    offset = parse_qs(query).get("offset", ["0"])[0]
+    offset = query_value(query, "offset")
     return offset.isdigit() and int(offset) > 0
 
 
@@ -32,16 +32,6 @@ def _expired() -> tuple[int, dict[str, Any], dict[str, str]]:
         "instance": str(uuid.uuid4()),
     }
     return 400, body, {"Content-Type": "application/problem+json; charset=utf-8"}
-
-
-def _records(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, dict):
-        members = body.get("members")
-        if isinstance(members, list):
-            return [m for m in members if isinstance(m, dict)]
-        if "email_address" in body and "id" in body:
-            return [body]
-    return []
 
 
 def fault_hooks(state: SandboxState) -> ToolFaultHooks:
@@ -57,14 +47,9 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
             loser = data.lookup(record_id)
             if loser is None:
                 return None
-            winner = data.lookup(into) if into else None
+            named = data.lookup(into) if into else None
+            winner = survivor(data.members, loser["id"], named["id"] if named else None)
             if winner is None:
-                seq = data.members.seq_of(loser["id"])
-                after = data.members.page_after_seq(seq + 1, 1)
-                first = [k for k in data.members.page_by_creation(0, 2) if k != loser["id"]]
-                key = after[0][1] if after else (first[0] if first else None)
-                winner = data.members.get(key) if key is not None else None
-            if winner is None or winner["id"] == loser["id"]:
                 return None
             fields = {k: v for k, v in loser["merge_fields"].items() if v}
             fields.update({k: v for k, v in winner["merge_fields"].items() if v})
@@ -77,7 +62,7 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
     return ToolFaultHooks(
         expired_cursor=_expired,
         carries_cursor=_carries_cursor,
-        records=_records,
+        records=records_under(("members",), bare=("id", "email_address")),
         delete_record=delete,
         merge_record=merge,
     )

@@ -14,15 +14,16 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_PIPEDRIVE_OAUTH_TOKEN, SANDBOX_PIPEDRIVE_TOKEN
+from sandbox.gate import Gate, guard, json_object
 from sandbox.pipedrive_data import (
     PipedriveData,
     PipedriveEntity,
@@ -81,21 +82,14 @@ def _token(scope: Scope) -> str | None:
     return match[1] if match else None
 
 
-class _Gate:
+class _Gate(Gate):
     """Token auth, the daily token budget and the 2-second burst window."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = _token(scope)
         if token not in (SANDBOX_PIPEDRIVE_TOKEN, SANDBOX_PIPEDRIVE_OAUTH_TOKEN):
             err = PipedriveError(401, "unauthorized access")
-            await _error(err)(scope, receive, send)
+            await self.reply(scope, receive, send, _error(err))
             return
         limiter: TokenLimiter = self.state.limits["pipedrive"]
         cost = token_cost(scope["method"], scope.get("sandbox.vendor_path", scope["path"]))
@@ -107,41 +101,23 @@ class _Gate:
             (b"x-daily-requests-left", str(decision.daily_remaining).encode()),
         ]
         if not decision.allowed:
-            response = _error(PipedriveError(429, "Request over limit"))
-            response.raw_headers.extend(extra)
-            await response(scope, receive, send)
+            await self.reply(
+                scope, receive, send, _error(PipedriveError(429, "Request over limit")), extra
+            )
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except PipedriveError as err:
-            return _error(err)
-
-    return wrapped
+_guard = guard(PipedriveError, _error)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise PipedriveError(400, "Invalid JSON in request body") from exc
-    if not isinstance(body, dict):
-        raise PipedriveError(400, "Request body must be a JSON object")
-    return body
+    return await json_object(
+        request,
+        lambda _exc: PipedriveError(400, "Invalid JSON in request body"),
+        lambda: PipedriveError(400, "Request body must be a JSON object"),
+    )
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -498,7 +474,7 @@ class _Routes:
         with self.state.lock:
             away = self._row(entity, away_id)
             keep = self._row(entity, other)
-            entity.merge(away, keep, self.state.now_ms())
+            self.data.merge(entity, away, keep, self.state.now_ms())
             return _ok(self._v1(entity, keep, away_id))
 
     def _v1(self, entity: PipedriveEntity, rec: dict[str, Any], merged: int) -> dict[str, Any]:

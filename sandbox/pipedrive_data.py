@@ -352,6 +352,21 @@ class PipedriveData:
         for entity in self.entities.values():
             entity.clear()
 
+    def merge(
+        self, entity: PipedriveEntity, away: dict[str, Any], keep: dict[str, Any], now_ms: int
+    ) -> dict[str, Any]:
+        """v1 merge: `keep` wins (see :meth:`PipedriveEntity.merge`) and takes over what
+        pointed at `away` (a person's deals, an organization's persons and deals)."""
+        field = {"persons": "person_id", "organizations": "org_id"}.get(entity.kind.name)
+        if field is not None:
+            for other in self.entities.values():
+                for key in list(other.store.iter_keys()):
+                    rec = other.store.get(key)
+                    if rec is not None and rec.get(field) == away["id"]:
+                        rec[field] = keep["id"]
+                        other.touch(rec, now_ms)
+        return entity.merge(away, keep, now_ms)
+
 
 class TokenLimiter(WindowLimiter):
     """Pipedrive's budget: `max` requests per `interval_ms` burst window, `daily` tokens a day.

@@ -11,20 +11,20 @@ and ``sandbox/specs/salesforce.openapi.yaml`` (hand-written from it, not a vendo
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
 from sandbox.faults import partial_batch_every
+from sandbox.gate import Gate, Handler, guard, json_body
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.salesforce_data import (
     API_VERSION,
@@ -78,23 +78,16 @@ def _error(err: SalesforceError | SoqlError) -> JSONResponse:
     return JSONResponse(body, err.status)
 
 
-class _Gate:
+class _Gate(Gate):
     """Bearer session id, the daily API allocation and ``Sforce-Limit-Info``."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if token != SANDBOX_SALESFORCE_TOKEN:
             body = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-            await JSONResponse(body, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(body, 401))
             return
         limiter: WindowLimiter = self.state.limits["salesforce"]
         decision = limiter.hit("org")
@@ -111,22 +104,15 @@ class _Gate:
                 ],
                 403,
             )
-            response.raw_headers.extend(info)
-            await response(scope, receive, send)
+            await self.reply(scope, receive, send, response, info)
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *info]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
-
-
-Handler = Callable[[Request], Awaitable[Response]]
+        await self.forward(scope, receive, send, info)
 
 
 def _guard(fn: Handler) -> Handler:
+    guarded = guard((SalesforceError, SoqlError), _error)(fn)
+
     async def wrapped(request: Request) -> Response:
         version = request.path_params.get("version", "v" + API_VERSION)
         match = _VERSION_RE.match(version)
@@ -135,20 +121,16 @@ def _guard(fn: Handler) -> Handler:
                 [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
                 404,
             )
-        try:
-            return await fn(request)
-        except (SalesforceError, SoqlError) as err:
-            return _error(err)
+        return await guarded(request)
 
     return wrapped
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise SalesforceError(400, "JSON_PARSER_ERROR", f"Unexpected character: {exc}") from exc
+    return await json_body(
+        request,
+        lambda exc: SalesforceError(400, "JSON_PARSER_ERROR", f"Unexpected character: {exc}"),
+    )
 
 
 def _version(request: Request) -> str:

@@ -21,6 +21,7 @@ from sandbox.store import RecordStore
 
 __all__ = [
     "API_VERSION",
+    "MERGEABLE",
     "SOBJECTS",
     "FieldDef",
     "QueryCursor",
@@ -259,6 +260,8 @@ def _lead() -> SObjectDef:
     )
 
 
+MERGEABLE = frozenset({"Account", "Contact", "Lead"})
+"""The sObjects Salesforce can merge (Opportunities cannot)."""
 SOBJECTS: dict[str, SObjectDef] = {
     d.name: d for d in (_account(), _contact(), _opportunity(), _lead())
 }
@@ -561,6 +564,42 @@ class SalesforceData:
             table.clear()
         self.cursors.clear()
         self.block_duplicates = False
+
+    def table_of(self, record_id: str) -> SObjectTable | None:
+        """The table an id belongs to, by its 3-character key prefix."""
+        for table in self.tables.values():
+            if record_id.startswith(table.definition.prefix):
+                return table
+        return None
+
+    def merge(
+        self, table: SObjectTable, master: dict[str, Any], loser: dict[str, Any], now_ms: int
+    ) -> None:
+        """A merge as the UI does it (there is no REST merge): the master keeps its values and
+        takes the loser's where it has none, children are reparented to it, the loser is
+        deleted with ``MasterRecordId`` pointing at the master (visible with ``queryAll``)."""
+        if table.definition.name not in MERGEABLE:
+            raise SalesforceError(
+                400, "INVALID_TYPE", f"{table.definition.name} records cannot be merged"
+            )
+        old = dict(master)
+        for fd in table.definition.fields:
+            if not fd.updateable or fd.external_id or fd.name == "OwnerId":
+                continue
+            if master.get(fd.name) in (None, "") and loser.get(fd.name) not in (None, ""):
+                master[fd.name] = loser[fd.name]
+        table._derive(master)
+        for child in self.tables.values():
+            for ref in child.definition.fields:
+                if ref.reference_to != table.definition.name or not ref.updateable:
+                    continue
+                for rec in list(child.store.values()):
+                    if rec.get(ref.name) == loser["Id"] and not rec["IsDeleted"]:
+                        rec[ref.name] = master["Id"]
+                        child.touch(rec, now_ms)
+        loser["MasterRecordId"] = master["Id"]
+        table.delete(loser, now_ms)
+        table.touch(master, now_ms, old)
 
     def table(self, name: str) -> SObjectTable:
         for key, table in self.tables.items():

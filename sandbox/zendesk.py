@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_ZENDESK_API_TOKEN, SANDBOX_ZENDESK_OAUTH_TOKEN
 from sandbox.faults import partial_batch_every
+from sandbox.gate import Gate, guard, json_body
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.store import RecordStore
@@ -77,22 +77,15 @@ def _authorized(headers: dict[bytes, bytes]) -> bool:
     return "@" in email and marker == "token" and secret == SANDBOX_ZENDESK_API_TOKEN
 
 
-class _Gate:
+class _Gate(Gate):
     """Strip ``.json``, authenticate, count the budgets; 401/429 in Zendesk's shapes."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].endswith(".json"):
             scope = dict(scope)
             scope["path"] = scope["path"][: -len(".json")]
         if not _authorized(dict(scope["headers"])):
-            await JSONResponse(_AUTH_BODY, 401)(scope, receive, send)
+            await self.reply(scope, receive, send, JSONResponse(_AUTH_BODY, 401))
             return
         account: WindowLimiter = self.state.limits["zendesk"]
         decision = account.hit("account")
@@ -108,41 +101,28 @@ class _Gate:
         extra = _rate_headers(decision)
         if not decision.allowed:
             body = {"error": "APIRateLimitExceeded", "description": description}
-            response = JSONResponse(body, 429)
             retry = str(max(1, math.ceil(decision.interval_ms / 1000)))
-            response.raw_headers.extend([*extra, (b"retry-after", retry.encode())])
-            await response(scope, receive, send)
+            headers = [*extra, (b"retry-after", retry.encode())]
+            await self.reply(scope, receive, send, JSONResponse(body, 429), headers)
             return
 
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
+        await self.forward(scope, receive, send, extra)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+def _error(err: ZendeskError) -> Response:
+    return JSONResponse(err.body, err.status)
 
 
-def _guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except ZendeskError as err:
-            return JSONResponse(err.body, err.status)
-
-    return wrapped
+_guard = guard(ZendeskError, _error)
 
 
 async def _body(request: Request, key: str) -> Any:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise ZendeskError(
+    body = await json_body(
+        request,
+        lambda _exc: ZendeskError(
             400, {"error": "Unprocessable Entity", "description": "Invalid JSON"}
-        ) from exc
+        ),
+    )
     if not isinstance(body, dict) or key not in body:
         raise ZendeskError(
             400,

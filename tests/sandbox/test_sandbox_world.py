@@ -82,7 +82,7 @@ def test_truth_names_people_and_orgs() -> None:
     orgs = {o.id for o in world.people.orgs}
     for key, who in world.truth.items():
         tool, stream, _ = key.split(":", 2)
-        assert who in (orgs if stream == "companies" else people), key
+        assert who in (orgs if stream in ("companies", "deals") else people), key
         assert tool in ("hubspot", "mailchimp")
 
 
