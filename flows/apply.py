@@ -17,15 +17,18 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from connectors.connections import connection_from_env
 from connectors.errors import ErrorClass, WriteFailed
+from connectors.http import build_client
 from connectors.registry import writer_for
 from connectors.writer import WriteItem, WriteOutcome
+from flows.budget import Priority, budgeted_limiter
+from flows.credentials import resolve_connection
 from flows.extract import link_hash
 from flows.plan import LinkView, PlannedWrite
+from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
 from state.dead_letters import add_dead_letter
-from state.journal import mark_applied, mark_failed, plan_write
+from state.journal import mark_applied, mark_failed, plan_writes
 from state.links import upsert_links
 
 __all__ = ["APPLY_BATCH", "AfterRemoteWrite", "Applied", "after_remote_write", "apply_writes"]
@@ -66,31 +69,43 @@ def apply_writes(
     known: dict[tuple[str, str], LinkView],
     engine: Engine,
     run_id: str,
+    priority: str = Priority.INCREMENTAL.value,
+    progress: Span | None = None,
 ) -> Applied:
-    """Write one tool's share of the plan, exactly as planned."""
+    """Write one tool's share of the plan, exactly as planned.
+
+    Every request takes a slot of the tool's shared API budget (see ``flows/budget.py``).
+    """
     logger = get_run_logger()
     result = Applied()
     if not writes:
+        if progress is not None:
+            progress.finish()
         return result
-    writer = writer_for(connection_from_env(tool))
+    conn = resolve_connection(tool)
+    client = build_client(conn, limiter=budgeted_limiter(tool, priority))
+    writer = writer_for(conn, client)
+    batches = _chunks(writes, APPLY_BATCH)
     try:
-        for batch in _chunks(writes, APPLY_BATCH):
+        for done, batch in enumerate(batches, start=1):
             with Session(engine) as session:
-                entry_ids = [
-                    plan_write(
-                        session,
-                        run_id=run_id,
-                        tool=tool,
-                        entity=w.entity,
-                        record_id=w.record_id,
-                        unified_id=w.unified_id,
-                        natural_key=w.natural_key,
-                        op=w.op,
-                        before={f: c.old for f, c in w.changes.items()},
-                        after={f: c.new for f, c in w.changes.items()},
-                    )
-                    for w in batch
-                ]
+                entry_ids = plan_writes(
+                    session,
+                    [
+                        {
+                            "run_id": run_id,
+                            "tool": tool,
+                            "entity": w.entity,
+                            "record_id": w.record_id,
+                            "unified_id": w.unified_id,
+                            "natural_key": w.natural_key,
+                            "op": w.op,
+                            "before": {f: c.old for f, c in w.changes.items()},
+                            "after": {f: c.new for f, c in w.changes.items()},
+                        }
+                        for w in batch
+                    ],
+                )
                 session.commit()
             items = [
                 WriteItem(key=w.natural_key, record_id=w.record_id, properties=w.payload)
@@ -117,8 +132,11 @@ def apply_writes(
             for hook in after_remote_write:
                 hook(tool, outcomes)
             _record(engine, run_id, tool, mapping, batch, entry_ids, outcomes, known, result)
+            if progress is not None:
+                progress.fraction(done, len(batches))
     finally:
         writer.close()
+        client.close()
     logger.info(
         "%s: %d created, %d updated, %d failed",
         tool,

@@ -14,6 +14,7 @@ __all__ = [
     "PLAN_ROWS_SHOWN",
     "plan_markdown",
     "publish_dead_letters",
+    "publish_failure",
     "publish_plan",
     "publish_summary",
 ]
@@ -92,3 +93,13 @@ def publish_dead_letters(engine: Engine, run_id: str) -> None:
         ],
         description=f"{len(letters)} records this run could not process, with the reason.",
     )
+
+
+def publish_failure(report: SyncReport, line: str) -> None:
+    """What failed and what to do, on top of the counts reached before the failure."""
+    create_markdown_artifact(
+        key="sync-failure",
+        markdown=f"# Sync failed\n\n**{line}**\n",
+        description=line,
+    )
+    publish_summary(report)

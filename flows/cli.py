@@ -11,9 +11,12 @@ __all__ = ["main"]
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
+    import json
+
     from sandbox.server import serve_forever
 
-    serve_forever(port=args.port, seed_people=args.people, seed=args.seed)
+    faults = [json.loads(spec) for spec in args.fault or []]
+    serve_forever(port=args.port, seed_people=args.people, seed=args.seed, faults=faults)
     return 0
 
 
@@ -22,7 +25,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from flows.sync import sync
 
     tools = [t.strip() for t in args.tools.split(",")] if args.tools else None
-    result = sync(tools=tools, dry_run=args.dry_run)
+    result = sync(
+        tools=tools,
+        dry_run=args.dry_run,
+        mode=args.mode,
+        dead_letter_threshold=args.dead_letter_threshold,
+    )
     title = "Dry run: planned, nothing written" if args.dry_run else "Sync"
     print(render_report(title, result.report))
     if args.dry_run:
@@ -30,6 +38,83 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
         print()
         print(plan_markdown(result.plan, dry_run=True))
+    return 0
+
+
+def _read_secret(args: argparse.Namespace, label: str) -> str:
+    """From stdin when scripted (``--secret-stdin``), else a prompt that does not echo."""
+    if args.secret_stdin:
+        return sys.stdin.readline().strip()
+    import getpass
+
+    return getpass.getpass(f"{label}: ").strip()
+
+
+def _cmd_connect(args: argparse.Namespace) -> int:
+    from pydantic import SecretStr
+
+    from connectors.errors import ConfigError
+    from connectors.providers import provider_for
+    from flows.check import check_connection
+    from flows.credentials import resolve_connection, save_connection
+
+    provider = provider_for(args.tool)
+    secret = _read_secret(args, f"{args.tool} {provider.secret_name.replace('_', ' ')}")
+    if not secret:
+        print(f"no {provider.secret_name} given; nothing stored", file=sys.stderr)
+        return 2
+    options = {"list_id": args.list_id} if args.list_id else {}
+    try:
+        secret_block, settings = save_connection(
+            args.tool, SecretStr(secret), base_url=args.base_url, options=options
+        )
+    except ConfigError as exc:
+        print(f"not stored: {exc}", file=sys.stderr)
+        return 2
+    print(f"stored {args.tool}: Secret block {secret_block!r}, Variable {settings!r}")
+    if args.no_check:
+        return 0
+    result = check_connection(resolve_connection(args.tool))
+    print("\n".join(result.lines()))
+    return 0 if result.ok else 1
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from connectors.errors import ConfigError
+    from flows.check import check_connection
+    from flows.credentials import resolve_connection
+    from flows.sync import DEFAULT_TOOLS
+
+    tools = [t.strip() for t in args.tools.split(",")] if args.tools else list(DEFAULT_TOOLS)
+    failed = 0
+    for tool in tools:
+        try:
+            conn = resolve_connection(tool)
+        except ConfigError as exc:
+            print(f"{tool}: FAILED\n  XX  configuration: {exc.message}")
+            failed += 1
+            continue
+        result = check_connection(conn)
+        print("\n".join(result.lines()))
+        failed += 0 if result.ok else 1
+    return 1 if failed else 0
+
+
+def _cmd_budgets(args: argparse.Namespace) -> int:
+    from flows.budget import apply_budgets, load_budgets
+
+    for name in apply_budgets(load_budgets()):
+        print(f"global concurrency limit {name} applied")
+    return 0
+
+
+def _cmd_automations(args: argparse.Namespace) -> int:
+    from flows.automations import apply_automations, load_automations
+
+    ids = apply_automations(webhook_url=args.webhook_url)
+    names = [a["name"] for a in load_automations()["automations"]]
+    for name, automation_id in zip(names, ids, strict=True):
+        print(f"automation {name} applied ({automation_id})")
     return 0
 
 
@@ -49,6 +134,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from flows.review import accept, list_reviews, reject, render_reviews, split
+    from state.db import engine_from_url, init_schema
+
+    engine = engine_from_url()
+    init_schema(engine)
+    if args.action == "list":
+        print(render_reviews(list_reviews(engine)))
+        return 0
+    if not args.target:
+        print(f"review {args.action} needs a target")
+        return 2
+    if args.action == "accept":
+        print(f"merged into {accept(engine, int(args.target))}")
+    elif args.action == "reject":
+        print(f"kept apart; goldens split: {reject(engine, int(args.target)) or 'none'}")
+    else:
+        print(f"split off; goldens touched: {split(engine, args.target)}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revsync", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -58,17 +164,60 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8710)
     p.add_argument("--people", type=int, default=200, help="seed this many people (0: empty)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--fault",
+        action="append",
+        metavar="JSON",
+        help='arm a fault, e.g. \'{"tool": "hubspot", "kind": "429", "count": 3}\' (repeatable)',
+    )
     p.set_defaults(func=_cmd_sandbox)
 
     p = sub.add_parser("sync", help="run one sync over the connected tools")
     p.add_argument("--dry-run", action="store_true", help="stop after plan and show it")
     p.add_argument("--tools", help="comma-separated tools (default: all connected)")
+    p.add_argument(
+        "--mode",
+        choices=("incremental", "full", "backfill"),
+        default="incremental",
+        help="incremental (from cursors), full (plan every golden record), backfill (from scratch)",
+    )
+    p.add_argument("--dead-letter-threshold", type=int, default=50)
     p.set_defaults(func=_cmd_sync)
+
+    p = sub.add_parser("connect", help="store a tool's credential as Prefect blocks, then check")
+    p.add_argument("tool", choices=("hubspot", "mailchimp"))
+    p.add_argument(
+        "--base-url", help="API base URL (default: the vendor's; the sandbox's for tests)"
+    )
+    p.add_argument("--list-id", help="Mailchimp audience id")
+    p.add_argument("--secret-stdin", action="store_true", help="read the secret from stdin")
+    p.add_argument("--no-check", action="store_true", help="store without calling the tool")
+    p.set_defaults(func=_cmd_connect)
+
+    p = sub.add_parser("check", help="test every connection: auth, scopes, rate-limit headroom")
+    p.add_argument("--tools", help="comma-separated tools (default: all)")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("budgets", help="shared per-tool API budgets (Prefect global limits)")
+    p.add_argument("action", choices=("apply",))
+    p.set_defaults(func=_cmd_budgets)
+
+    p = sub.add_parser("automations", help="create the automations in ops/automations.yaml")
+    p.add_argument("action", choices=("apply",))
+    p.add_argument("--webhook-url", help="create the notification block as this webhook")
+    p.set_defaults(func=_cmd_automations)
 
     p = sub.add_parser("demo", help="seed a sandbox, sync twice, report per tool")
     p.add_argument("--people", type=int, default=200)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("review", help="list unsure matches with their evidence; accept/reject")
+    p.add_argument(
+        "action", nargs="?", default="list", choices=("list", "accept", "reject", "split")
+    )
+    p.add_argument("target", nargs="?", help="review id (accept/reject) or tool:record_id (split)")
+    p.set_defaults(func=_cmd_review)
     return parser
 
 

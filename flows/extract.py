@@ -11,18 +11,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.connections import connection_from_env
-from connectors.errors import ReadFailed
+from connectors.errors import ErrorClass, ReadFailed
+from connectors.registry import manifest_path
 from connectors.runner import Checkpoint, Record, read_stream
+from flows.budget import Priority, ToolBudget
+from flows.credentials import resolve_connection
+from flows.progress import Span
 from mappings.errors import MappingError
 from mappings.hashing import values_hash
 from mappings.spec import MappedRecord, mapped_fields, to_unified
 from mappings.spec import Mapping as ToolMapping
 
-__all__ = ["Extracted", "Invalid", "Mapped", "extract_stream", "link_hash", "map_records"]
+__all__ = [
+    "Extracted",
+    "Invalid",
+    "Mapped",
+    "extract_stream",
+    "link_hash",
+    "map_records",
+    "page_size",
+]
 
 
 @dataclass
@@ -32,6 +44,9 @@ class Extracted:
     records: list[dict[str, Any]]
     checkpoint: dict[str, Any] | None
     error: str | None
+    fatal: bool = False
+    """The read failed on configuration (auth, scope): no later stage can succeed."""
+    error_exc: ReadFailed | None = None
 
 
 @dataclass
@@ -56,22 +71,73 @@ def link_hash(mapping: ToolMapping, values: Mapping[str, str | None]) -> str:
     return values_hash({f: values.get(f) for f in mapped_fields(mapping, "in")})
 
 
+def page_size(tool: str) -> int:
+    """The page size the tool's manifest asks for: one budget slot per page read."""
+
+    def find(node: Any) -> int | None:
+        if isinstance(node, dict):
+            value = node.get("page_size")
+            if isinstance(value, int):
+                return value
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            return None
+        for child in children:
+            found = find(child)
+            if found is not None:
+                return found
+        return None
+
+    return find(yaml.safe_load(manifest_path(tool).read_text())) or 100
+
+
 @task(name="extract", task_run_name="extract-{tool}", cache_policy=NO_CACHE)
-def extract_stream(tool: str, stream: str, cursor: dict[str, Any] | None) -> Extracted:
-    """Read a stream from its cursor; a failed read keeps what was read and reports why."""
-    conn = connection_from_env(tool)
+def extract_stream(
+    tool: str,
+    stream: str,
+    cursor: dict[str, Any] | None,
+    priority: str = Priority.INCREMENTAL.value,
+    progress: Span | None = None,
+) -> Extracted:
+    """Read a stream from its cursor; a failed read keeps what was read and reports why.
+
+    Each page takes one slot of the tool's shared API budget before it is requested (the CDK
+    fetches the next page when the previous one is consumed), so concurrent runs share it.
+    """
+    conn = resolve_connection(tool)
+    budget = ToolBudget(tool, Priority(priority))
+    size = page_size(tool)
     records: list[dict[str, Any]] = []
     checkpoint: dict[str, Any] | None = None
     error: str | None = None
+    failure: ReadFailed | None = None
+    budget.spend(1)
     try:
         for event in read_stream(conn, stream, cursor):
             if isinstance(event, Record):
                 records.append(event.data)
+                if len(records) % size == 0:
+                    budget.spend(1)
+                    if progress is not None:
+                        progress.page()
             elif isinstance(event, Checkpoint):
                 checkpoint = event.state
     except ReadFailed as exc:
         error = str(exc)
-    return Extracted(tool=tool, stream=stream, records=records, checkpoint=checkpoint, error=error)
+        failure = exc
+    if progress is not None:
+        progress.finish()
+    return Extracted(
+        tool=tool,
+        stream=stream,
+        records=records,
+        checkpoint=checkpoint,
+        error=error,
+        fatal=failure is not None and failure.error_class is ErrorClass.FATAL,
+        error_exc=failure,
+    )
 
 
 @task(name="map", task_run_name="map-{tool}", cache_policy=NO_CACHE)

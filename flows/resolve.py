@@ -1,19 +1,25 @@
-"""Match and merge: assign each changed record to a golden record and recompute those goldens."""
+"""Match and merge: assign each changed record to a golden record and recompute those goldens.
+
+Matching is the probabilistic engine (``matching.probabilistic``): deterministic keys first,
+then Fellegi-Sunter scores; pairs it is unsure about become review items.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from mappings.spec import MappedRecord
 from mappings.survivorship import GoldenView, Rules, merge
-from matching.deterministic import resolve
+from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
+from matching.probabilistic import prepare_model, resolve
 
-__all__ = ["Merged", "match_records", "merge_goldens"]
+__all__ = ["Merged", "match_records", "merge_goldens", "review_rows", "train_model"]
 
 
 @dataclass
@@ -22,9 +28,19 @@ class Merged:
     changed: set[str]
 
 
+@task(name="train-model", task_run_name="train-model", cache_policy=NO_CACHE)
+def train_model(
+    records: list[MappedRecord], known: KnownIndex, stored: Model | None
+) -> tuple[Model, bool]:
+    """The model this run matches with: the stored one, or freshly trained (then True)."""
+    return prepare_model(records, known, stored)
+
+
 @task(name="match", task_run_name="match", cache_policy=NO_CACHE)
-def match_records(records: list[MappedRecord], known: KnownIndex) -> list[MatchResult]:
-    return resolve(records, known)
+def match_records(
+    records: list[MappedRecord], known: KnownIndex, model: Model | None = None
+) -> list[MatchResult]:
+    return resolve(records, known, model=model)
 
 
 @task(name="merge", task_run_name="merge", cache_policy=NO_CACHE)
@@ -44,3 +60,24 @@ def merge_goldens(
         if before is None or before.values != after.values:
             changed.add(unified_id)
     return Merged(goldens=goldens, changed=changed)
+
+
+def review_rows(entity: str, run_id: str, matches: list[MatchResult]) -> list[dict[str, Any]]:
+    """Review-queue rows for the unsure pairs in the matches' evidence (each pair once)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for match in matches:
+        for item in match.evidence.get("review", ()):
+            left, right = match.record.key, str(item["with"])
+            if not right.startswith("unified:"):
+                left, right = sorted((left, right))
+            evidence = {k: v for k, v in item.items() if k != "with"}
+            rows[(left, right)] = {
+                "entity": entity,
+                "left_key": left,
+                "right_key": right,
+                "score": float(item["score"]),
+                "evidence": evidence,
+                "members": [],
+                "run_id": run_id,
+            }
+    return [rows[k] for k in sorted(rows)]

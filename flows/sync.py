@@ -20,14 +20,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from flows.apply import apply_writes
-from flows.artifacts import publish_dead_letters, publish_plan, publish_summary
+from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
 from flows.extract import Mapped, extract_stream, map_records
+from flows.failures import failure_line, with_failure_line
+from flows.merges import (
+    FollowedMerge,
+    follow_vendor_merges,
+    in_tool_duplicates,
+    merge_duplicates,
+    publish_duplicates,
+    vendor_merges,
+)
+from flows.modes import SYNC_MODES, SyncMode, alert_on_dead_letters, all_golden_ids, priority_for
 from flows.plan import LinkView, Plan, build_plan
+from flows.progress import Progress
 from flows.report import SyncReport
-from flows.resolve import Merged, match_records, merge_goldens
+from flows.resolve import Merged, match_records, merge_goldens, review_rows, train_model
+from mappings.spec import MappedRecord, load_mapping
 from mappings.spec import Mapping as ToolMapping
-from mappings.spec import load_mapping
 from mappings.survivorship import GoldenView, load_rules
+from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema
@@ -35,12 +47,16 @@ from state.dead_letters import add_dead_letter
 from state.decisions import record_decisions
 from state.golden import load_golden, save_golden
 from state.links import links_for_tool, links_for_unified, upsert_links
+from state.match_models import load_match_model, save_match_model
+from state.reviews import add_reviews, cannot_links
 from state.runs import finish_run, start_run
 
-__all__ = ["DEFAULT_TOOLS", "SyncResult", "sync"]
+__all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SyncResult", "sync"]
 
 DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp")
 ENTITY = "person"
+EXTRACT_SHARE = 40.0
+"""Percent of the progress bar the reads fill; plan then apply take the rest."""
 
 
 class SyncResult(BaseModel):
@@ -67,7 +83,10 @@ def _known_index(
                 hashes[(tool, record_id)] = {
                     h for h in (link.last_read_hash, link.last_written_hash) if h
                 }
-    index = KnownIndex.build({uid: dict(g.values) for uid, g in goldens.items()}, links)
+        rejected = cannot_links(session, ENTITY)
+    index = KnownIndex.build(
+        {uid: dict(g.values) for uid, g in goldens.items()}, links, rejected=rejected
+    )
     return index, hashes
 
 
@@ -96,6 +115,21 @@ def _link_views(
     for uid, view in views.values():
         by_golden[uid].append(view)
     return by_golden
+
+
+def _matching_model(
+    engine: Engine, records: list[MappedRecord], known: KnownIndex, *, save: bool
+) -> Model:
+    """The stored model (so incremental runs decide like a full re-run), trained if due."""
+    with Session(engine) as session:
+        row = load_match_model(session, ENTITY)
+    stored = Model.from_dict(row[0]) if row is not None else None
+    model, trained = train_model(records, known, stored)
+    if trained and save:
+        with Session(engine) as session:
+            save_match_model(session, ENTITY, model.to_dict(), model.trained_records)
+            session.commit()
+    return model
 
 
 @task(name="plan", task_run_name="plan", cache_policy=NO_CACHE)
@@ -138,6 +172,7 @@ def _persist_resolution(
                 for m in matches
             ],
         )
+        add_reviews(session, review_rows(ENTITY, run_id, matches))
         session.commit()
 
 
@@ -148,7 +183,6 @@ def checkpoint(
     mapped: dict[str, Mapped],
     matches: list[MatchResult],
     cursors: dict[tuple[str, str], dict[str, Any]],
-    mappings: dict[str, ToolMapping],
 ) -> None:
     """Record what each read record looked like, then move the cursors: links before cursors."""
     with Session(engine) as session:
@@ -167,7 +201,6 @@ def checkpoint(
         for (tool, stream), state in sorted(cursors.items()):
             save_cursor(session, tool, stream, state, run_id)
         session.commit()
-    del mappings
 
 
 def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m: Mapped) -> None:
@@ -189,29 +222,51 @@ def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m:
 
 
 @flow(name="sync", log_prints=False)
-def sync(tools: list[str] | None = None, dry_run: bool = False) -> SyncResult:
+def sync(
+    tools: list[str] | None = None,
+    dry_run: bool = False,
+    mode: SyncMode = "incremental",
+    dead_letter_threshold: int = 50,
+) -> SyncResult:
     """Bring every connected tool in line with the golden records.
 
     `dry_run` stops after plan: the plan artifact shows every create and update with its old and
     new values, and nothing is written to the tools or the state store but the run's own row.
+    `mode`: `incremental` reads from the cursors and plans the golden records it touched;
+    `full` also plans every golden record against every tool (the nightly reconciliation);
+    `backfill` reads from scratch, ignoring cursors, with the backfill share of the API budget.
+    More than `dead_letter_threshold` dead letters emit a `revsync.sync.dead-letters` event.
     """
     logger = get_run_logger()
+    if mode not in SYNC_MODES:
+        raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
     selected = list(tools or DEFAULT_TOOLS)
     run_id = _run_id()
     engine = engine_from_url()
     init_schema(engine)
     report = SyncReport(run_id=run_id, dry_run=dry_run)
+    progress = Progress.start(f"{mode} sync of {', '.join(selected)}")
     with Session(engine) as session:
         start_run(session, run_id, flow_run_id=run_id, dry_run=dry_run)
         session.commit()
     try:
-        result = _sync(engine, run_id, selected, dry_run, report)
-    except BaseException:
+        result = _sync(engine, run_id, selected, dry_run, report, mode=mode, progress=progress)
+    except BaseException as exc:
         report.status = "failed"
         with Session(engine) as session:
             finish_run(session, run_id, "failed", report.model_dump(mode="json"))
             session.commit()
+        engine.dispose()  # no pooled connection outlives the run (PostgreSQL counts them)
+        if isinstance(exc, Exception):
+            line = failure_line(exc)
+            logger.error("sync failed: %s", line)
+            publish_failure(report, line)
+            replacement = with_failure_line(exc, line)
+            if replacement is not exc:
+                raise replacement from exc
         raise
+    progress.set(100.0)
+    alert_on_dead_letters(report, dead_letter_threshold)
     report.status = "completed"
     with Session(engine) as session:
         finish_run(session, run_id, "completed", report.model_dump(mode="json"))
@@ -225,27 +280,44 @@ def sync(tools: list[str] | None = None, dry_run: bool = False) -> SyncResult:
         report.written,
         report.dead_letters,
     )
+    engine.dispose()
     return result
 
 
 def _sync(
-    engine: Engine, run_id: str, tools: list[str], dry_run: bool, report: SyncReport
+    engine: Engine,
+    run_id: str,
+    tools: list[str],
+    dry_run: bool,
+    report: SyncReport,
+    *,
+    mode: SyncMode = "incremental",
+    progress: Progress | None = None,
 ) -> SyncResult:
+    progress = progress or Progress(None)
+    priority = priority_for(mode)
     mappings = {tool: load_mapping(tool) for tool in tools}
     known, hashes = _known_index(engine, tools)
 
     mapped: dict[str, Mapped] = {}
+    merges: dict[str, dict[str, list[str]]] = {}
     cursors: dict[tuple[str, str], dict[str, Any]] = {}
-    for tool, mapping in mappings.items():
+    share = EXTRACT_SHARE / max(len(mappings), 1)
+    for i, (tool, mapping) in enumerate(mappings.items()):
         with Session(engine) as session:
-            cursor = load_cursor(session, tool, mapping.stream)
-        extracted = extract_stream(tool, mapping.stream, cursor)
+            cursor = None if mode == "backfill" else load_cursor(session, tool, mapping.stream)
+        extracted = extract_stream(
+            tool, mapping.stream, cursor, priority, progress.span(i * share, (i + 1) * share)
+        )
+        if extracted.fatal and extracted.error_exc is not None:
+            raise extracted.error_exc  # a wrong token or scope: nothing later can succeed
         counts = report.tool(tool)
         counts.read = len(extracted.records)
         counts.read_error = extracted.error
         tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
         m = map_records(tool, mapping, extracted.records, tool_hashes)
         mapped[tool] = m
+        merges[tool] = vendor_merges(mapping, extracted.records)
         counts.invalid = len(m.invalid)
         counts.unchanged = m.unchanged
         counts.changed = len(m.changed)
@@ -255,8 +327,22 @@ def _sync(
             _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
         report.dead_letters += len(m.invalid)
 
-    changed = [record for m in mapped.values() for record in m.changed]
-    matches = match_records(changed, known)
+    gone = {(tool, rid) for tool, found in merges.items() for ids in found.values() for rid in ids}
+    followed: list[FollowedMerge] = []
+    if not dry_run:
+        for tool, found in sorted(merges.items()):
+            if found:
+                followed += follow_vendor_merges(engine, tool, found, run_id)
+        if followed:
+            known, _ = _known_index(engine, tools)  # links moved: match against the new ones
+    changed = [
+        record
+        for m in mapped.values()
+        for record in m.changed
+        if (record.tool, record.record_id) not in gone
+    ]
+    model = _matching_model(engine, changed, known, save=not dry_run)
+    matches = match_records(changed, known, model)
     for match in matches:
         counts = report.tool(match.record.tool)
         alone = match.created and int(match.evidence.get("cluster_size", 1)) == 1
@@ -276,9 +362,19 @@ def _sync(
         )
         for m in matches
     }
-    links = _link_views(engine, touched, fresh)
+    planned_ids, planned_goldens = touched, dict(merged.goldens)
+    followed_ids = {f.unified_id for f in followed} - touched
+    if followed_ids:  # a followed merge can change a golden no record of this run touched
+        planned_ids = touched | followed_ids
+        planned_goldens = {**_golden_views(engine, followed_ids), **planned_goldens}
+    if mode == "full":
+        planned_ids = touched | all_golden_ids(engine, ENTITY)
+        planned_goldens = {**_golden_views(engine, planned_ids - touched), **merged.goldens}
+    links = _link_views(engine, planned_ids, fresh)
     report.golden_merged = sum(1 for uid in touched if len(links.get(uid, ())) > 1)
-    plan = plan_writes(merged.goldens, dict(links), list(mappings.values()))
+    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()))
+    duplicates = in_tool_duplicates(links, matches)
+    progress.set(EXTRACT_SHARE + 10)
     for tool in tools:
         counts = report.tool(tool)
         counts.planned_creates = plan.count(tool, "create")
@@ -286,18 +382,26 @@ def _sync(
         counts.skipped = sum(1 for s in plan.skipped if s.tool == tool)
 
     if dry_run:
+        publish_duplicates(duplicates, merged=False)
         return SyncResult(report=report, plan=plan)
 
     _persist_resolution(engine, run_id, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
-    for tool, mapping in mappings.items():
-        applied = apply_writes(tool, mapping, plan.for_tool(tool), known_views, engine, run_id)
+    apply_start = EXTRACT_SHARE + 10
+    share = (95 - apply_start) / max(len(mappings), 1)
+    for i, (tool, mapping) in enumerate(mappings.items()):
+        span = progress.span(apply_start + i * share, apply_start + (i + 1) * share)
+        applied = apply_writes(
+            tool, mapping, plan.for_tool(tool), known_views, engine, run_id, priority, span
+        )
         counts = report.tool(tool)
         counts.created = applied.created
         counts.updated = applied.updated
         counts.failed = applied.failed
         report.dead_letters += applied.dead_letters
-    checkpoint(engine, run_id, mapped, matches, cursors, mappings)
+    checkpoint(engine, run_id, mapped, matches, cursors)
+    vendor_merged = merge_duplicates(engine, duplicates, run_id)
+    publish_duplicates(duplicates, merged=bool(vendor_merged))
     publish_dead_letters(engine, run_id)
     return SyncResult(report=report, plan=plan)
 

@@ -36,6 +36,7 @@ __all__ = [
     "from_unified",
     "load_mapping",
     "mapped_fields",
+    "merged_ids",
     "parse_mapping",
     "to_unified",
 ]
@@ -95,6 +96,9 @@ class Mapping(BaseModel):
     fields: tuple[FieldMap, ...]
     constants: tuple[Constant, ...] = ()
     picklists: dict[str, dict[str, str]] = Field(default_factory=dict)
+    merged_ids_field: str | None = None
+    """Where the tool lists the ids it merged into a record (HubSpot ``hs_merged_object_ids``):
+    technical, never a unified field, read so links of merged-away records can follow."""
 
     @model_validator(mode="after")
     def _check(self) -> Mapping:
@@ -149,6 +153,8 @@ class MappedRecord(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
     entity: str = "person"
     warnings: tuple[str, ...] = ()
+    merged_ids: tuple[str, ...] = ()
+    """Ids of records the tool merged into this one (they no longer exist in the tool)."""
 
     @field_validator("updated_at")
     @classmethod
@@ -263,6 +269,19 @@ def _updated_at(m: Mapping, raw: dict[str, Any], record_id: str) -> datetime:
     )
 
 
+def merged_ids(m: Mapping, raw: dict[str, Any]) -> tuple[str, ...]:
+    """Ids the tool merged into this record (``merged_ids_field``: ``;``-separated or a list)."""
+    if m.merged_ids_field is None or not isinstance(raw, dict):
+        return ()
+    value = _get(raw, m.merged_ids_field)
+    if value is _MISSING or value is None:
+        return ()
+    parts = value if isinstance(value, list) else str(value).split(";")
+    own = _get(raw, m.id_field)
+    out = [str(p).strip() for p in parts if str(p).strip()]
+    return tuple(dict.fromkeys(i for i in out if i != str(own)))
+
+
 def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
     """Map one record as read from the tool; ``MappingError`` says why a record is unusable."""
     if not isinstance(raw, dict):
@@ -293,6 +312,7 @@ def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
         raw=raw,
         entity=m.entity,
         warnings=tuple(warnings),
+        merged_ids=merged_ids(m, raw),
     )
 
 

@@ -5,6 +5,10 @@ first, then most recent, then tool name and record id), and empty values are nev
 candidates. Because only the winner matters, merging batch by batch keeps just the current
 winner per field (the provenance) and still gives the same result as merging everything at
 once; that is what lets a run fold in only what changed since the cursor.
+
+A ``most_frequent`` field needs more than the winner: its provenance keeps one vote per
+record (the record's latest non-empty value), so a later batch can move or add a vote and
+the count is still the count over all records.
 """
 
 from __future__ import annotations
@@ -16,22 +20,29 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mappings.errors import MappingConfigError
 from mappings.spec import MAPPINGS_DIR, MappedRecord
 
 __all__ = [
+    "FIELD_RULES",
     "FieldSource",
     "GoldenView",
     "Rules",
+    "Vote",
     "golden_from_scratch",
     "load_rules",
     "merge",
+    "repoint",
 ]
 
 SURVIVORSHIP_FILE: Path = MAPPINGS_DIR / "survivorship.yaml"
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+FieldRule = Literal["most_recent_non_empty", "most_frequent"]
+FIELD_RULES: tuple[str, ...] = ("most_recent_non_empty", "most_frequent")
 
 
 class Rules(BaseModel):
@@ -41,6 +52,29 @@ class Rules(BaseModel):
 
     default: Literal["most_recent_non_empty"] = "most_recent_non_empty"
     authoritative: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, FieldRule] = Field(default_factory=dict)
+    vendor_merge: tuple[str, ...] = ()
+    """Tools whose in-tool duplicates revsync merges through the vendor's merge API."""
+
+    @model_validator(mode="after")
+    def _one_rule_per_field(self) -> Rules:
+        both = sorted(f for f, r in self.fields.items() if r != "most_recent_non_empty")
+        both = [f for f in both if f in self.authoritative]
+        if both:
+            raise ValueError(f"fields both authoritative and most_frequent: {both}")
+        return self
+
+    def rule(self, field: str) -> FieldRule:
+        return self.fields.get(field, self.default)
+
+
+class Vote(BaseModel):
+    """One record's ballot for a ``most_frequent`` field: its latest non-empty value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: str
+    updated_at: datetime
 
 
 class FieldSource(BaseModel):
@@ -52,6 +86,8 @@ class FieldSource(BaseModel):
     record_id: str
     updated_at: datetime
     value: str
+    votes: dict[str, Vote] = Field(default_factory=dict)
+    """``most_frequent`` fields only: record key (``tool:record_id``) -> its vote."""
 
 
 class GoldenView(BaseModel):
@@ -87,6 +123,34 @@ def _beats(a: FieldSource, b: FieldSource, authority: str | None) -> bool:
     return (a.tool, a.record_id, a.value) < (b.tool, b.record_id, b.value)
 
 
+def _ballots(source: FieldSource) -> dict[str, Vote]:
+    """The votes of a stored most_frequent field (a winner stored without votes is one vote)."""
+    if source.votes:
+        return dict(source.votes)
+    key = f"{source.tool}:{source.record_id}"
+    return {key: Vote(value=source.value, updated_at=source.updated_at)}
+
+
+def _elect(votes: dict[str, Vote]) -> FieldSource:
+    """Most votes wins; a tie goes to the value voted most recently, then the smallest value.
+
+    The source is the value's most recent voter (first record key on a tie).
+    """
+    tally: dict[str, list[tuple[datetime, str]]] = {}
+    for key, vote in votes.items():
+        tally.setdefault(vote.value, []).append((vote.updated_at, key))
+    value = min(tally, key=lambda v: (-len(tally[v]), -max(t for t, _ in tally[v]).timestamp(), v))
+    when, key = min(tally[value], key=lambda tk: (-tk[0].timestamp(), tk[1]))
+    tool, _, record_id = key.partition(":")
+    return FieldSource(
+        tool=tool,
+        record_id=record_id,
+        updated_at=when,
+        value=value,
+        votes=dict(sorted(votes.items())),
+    )
+
+
 def merge(
     golden: GoldenView | None, contributions: Iterable[MappedRecord], rules: Rules
 ) -> GoldenView:
@@ -100,10 +164,20 @@ def merge(
                 best[name] = FieldSource(
                     tool="golden", record_id="", updated_at=_NO_TIME, value=value
                 )
+    ballots: dict[str, dict[str, Vote]] = {}
     for record in contributions:
         for name, value in record.values.items():
             fields.add(name)
             if value is None or not value.strip():
+                continue
+            if rules.rule(name) == "most_frequent":
+                if name not in ballots:
+                    ballots[name] = _ballots(best[name]) if name in best else {}
+                vote = Vote(value=value, updated_at=record.updated_at)
+                held = ballots[name].get(record.key)
+                # A record votes with its latest image, whatever order the images come in.
+                if held is None or (vote.updated_at, vote.value) > (held.updated_at, held.value):
+                    ballots[name][record.key] = vote
                 continue
             candidate = FieldSource(
                 tool=record.tool,
@@ -114,11 +188,39 @@ def merge(
             current = best.get(name)
             if current is None or _beats(candidate, current, rules.authoritative.get(name)):
                 best[name] = candidate
+    for name, votes in ballots.items():
+        best[name] = _elect(votes)
     ordered = sorted(fields)
     return GoldenView(
         values={name: best[name].value if name in best else None for name in ordered},
         provenance={name: best[name] for name in ordered if name in best},
     )
+
+
+def repoint(view: GoldenView, tool: str, old_id: str, new_id: str) -> GoldenView:
+    """Follow a vendor-side merge: what ``old_id`` contributed now comes from ``new_id``.
+
+    The merged-away record no longer exists, so no provenance may name it; its vote in a
+    ``most_frequent`` field is dropped when the survivor votes itself, else it moves.
+    """
+    old_key, new_key = f"{tool}:{old_id}", f"{tool}:{new_id}"
+    provenance: dict[str, FieldSource] = {}
+    for name, source in view.provenance.items():
+        if source.votes and old_key in source.votes:
+            votes = dict(source.votes)
+            moved = votes.pop(old_key)
+            if new_key not in votes:
+                votes[new_key] = moved
+            provenance[name] = _elect(votes)
+        elif source.tool == tool and source.record_id == old_id:
+            provenance[name] = source.model_copy(update={"record_id": new_id})
+        else:
+            provenance[name] = source
+    values = {
+        name: provenance[name].value if name in provenance else value
+        for name, value in view.values.items()
+    }
+    return GoldenView(values=values, provenance=provenance)
 
 
 def golden_from_scratch(contributions: Iterable[MappedRecord], rules: Rules) -> GoldenView:

@@ -9,7 +9,7 @@ in how they decide. ``KeyRule``s are the blocking keys both can use.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,6 +84,10 @@ class KnownIndex:
     emails: Mapping[str, str] = field(default_factory=dict)
     # phone-like key value -> distinct golden emails using it (for the shared-key guard)
     key_emails: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # unified id -> golden values (what the probabilistic engine compares new records with)
+    golden: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    # pairs of record keys ("tool:record_id") a reviewer said are different people
+    rejected: frozenset[frozenset[str]] = frozenset()
 
     @classmethod
     def build(
@@ -91,6 +95,8 @@ class KnownIndex:
         golden: Mapping[str, Mapping[str, str | None]],
         links: Mapping[tuple[str, str], str],
         rules: Sequence[KeyRule] = DEFAULT_RULES,
+        *,
+        rejected: Iterable[tuple[str, str]] = (),
     ) -> KnownIndex:
         """Index golden values (unified id -> values) and links ((tool, record id) -> id)."""
         keys: dict[str, dict[str, set[str]]] = {rule.name: {} for rule in rules}
@@ -116,7 +122,16 @@ class KnownIndex:
             },
             emails=emails,
             key_emails={v: frozenset(e) for v, e in key_emails.items()},
+            golden={uid: dict(values) for uid, values in golden.items()},
+            rejected=frozenset(frozenset(pair) for pair in rejected if pair[0] != pair[1]),
         )
+
+    def members(self) -> dict[str, list[str]]:
+        """Unified id -> record keys linked to it (sorted)."""
+        out: dict[str, list[str]] = {}
+        for (tool, record_id), uid in sorted(self.links.items()):
+            out.setdefault(uid, []).append(f"{tool}:{record_id}")
+        return out
 
     def lookup(self, rule: str, value: str) -> frozenset[str]:
         """Unified ids whose golden record has ``value`` for ``rule``."""

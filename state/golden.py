@@ -12,7 +12,7 @@ from state._upsert import bulk_upsert
 from state.models import GoldenRecord
 from state.types import utcnow
 
-__all__ = ["load_golden", "save_golden"]
+__all__ = ["golden_ids", "load_golden", "save_golden"]
 
 
 def load_golden(
@@ -29,6 +29,12 @@ def load_golden(
         )
         found.update((g.unified_id, g) for g in session.exec(stmt))
     return found
+
+
+def golden_ids(session: Session, entity: str) -> set[str]:
+    """Every unified id of `entity`: what a full reconciliation plans over (ids only, cheap)."""
+    stmt = select(GoldenRecord.unified_id).where(GoldenRecord.entity == entity)
+    return set(session.exec(stmt))
 
 
 def save_golden(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:

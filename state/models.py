@@ -22,7 +22,9 @@ __all__ = [
     "DEAD_LETTER_STAGES",
     "JOURNAL_OPS",
     "JOURNAL_STATUSES",
+    "REVIEW_STATUSES",
     "RUN_STATUSES",
+    "CannotLink",
     "Cursor",
     "DeadLetter",
     "DeadLetterStage",
@@ -32,6 +34,9 @@ __all__ = [
     "JournalStatus",
     "Link",
     "MatchDecision",
+    "MatchModel",
+    "ReviewItem",
+    "ReviewStatus",
     "Run",
     "RunStatus",
 ]
@@ -45,6 +50,8 @@ RUN_STATUSES: Final = ("running", "completed", "failed")
 JOURNAL_OPS: Final = ("create", "update")
 JOURNAL_STATUSES: Final = ("planned", "applied", "failed")
 DEAD_LETTER_STAGES: Final = ("extract", "map", "match", "apply")
+ReviewStatus = Literal["pending", "accepted", "rejected"]
+REVIEW_STATUSES: Final = ("pending", "accepted", "rejected")
 
 
 def _one_of(table: str, column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -177,6 +184,56 @@ class DeadLetter(SQLModel, table=True):
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ReviewItem(SQLModel, table=True):
+    """A pair scored between the review and auto-merge thresholds, waiting for a human.
+
+    `left_key` is a tool record ("tool:record_id"); `right_key` another record or a golden
+    record ("unified:<id>"). `members` lists the record keys the right side stood for when
+    the pair was scored, so a rejection can forbid exactly those pairs forever.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        _one_of("review_items", "status", REVIEW_STATUSES),
+        Index("ix_review_items_pair", "entity", "left_key", "right_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    left_key: str
+    right_key: str
+    score: float
+    evidence: dict[str, Any] = Field(sa_type=JSONValue, nullable=False)
+    members: list[str] = Field(default_factory=list, sa_type=JSONValue, nullable=False)
+    status: str = Field(default="pending", index=True)
+    run_id: str | None = Field(default=None, foreign_key="runs.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CannotLink(SQLModel, table=True):
+    """Two tool records a reviewer said are different people: never merged again."""
+
+    __tablename__ = "cannot_links"
+
+    entity: str = Field(primary_key=True)
+    key_a: str = Field(primary_key=True)
+    key_b: str = Field(primary_key=True)
+    review_id: int | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MatchModel(SQLModel, table=True):
+    """The trained matching model of an entity (m, u, prior), reused by incremental runs."""
+
+    __tablename__ = "match_models"
+
+    entity: str = Field(primary_key=True)
+    params: dict[str, Any] = Field(sa_type=JSONValue, nullable=False)
+    records: int = 0
+    trained_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 ALL_MODELS: Final[tuple[type[SQLModel], ...]] = (
     Run,
     Cursor,
@@ -185,6 +242,9 @@ ALL_MODELS: Final[tuple[type[SQLModel], ...]] = (
     MatchDecision,
     JournalEntry,
     DeadLetter,
+    ReviewItem,
+    CannotLink,
+    MatchModel,
 )
 ALL_TABLES: Final[tuple[Table, ...]] = tuple(
     model.__table__  # type: ignore[attr-defined]

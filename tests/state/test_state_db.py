@@ -84,6 +84,9 @@ def test_init_schema_creates_every_table_and_is_idempotent(state_engine: Engine)
         "match_decisions",
         "journal",
         "dead_letters",
+        "review_items",
+        "cannot_links",
+        "match_models",
     }
 
 

@@ -1,0 +1,68 @@
+"""One line that says what failed and what to do, for the run's final state and its logs.
+
+The admin reads it in the flow-run list of the Prefect UI and in the notification; it names the
+tool and the fix (the variable or ``revsync connect``), never a secret.
+"""
+
+from __future__ import annotations
+
+from connectors.errors import ConfigError, ConnectorError, ErrorClass
+from connectors.providers import PROVIDERS
+
+__all__ = ["SyncFailed", "failure_line", "with_failure_line"]
+
+
+class SyncFailed(RuntimeError):
+    """A run stopped on a problem an operator must fix; the message is the one-liner."""
+
+
+def _fix(tool: str) -> str:
+    provider = PROVIDERS.get(tool)
+    if provider is None:
+        return "check the connection"
+    var = f"REVSYNC_{tool.upper()}_{provider.secret_name.upper()}"
+    return f"check {var} / revsync connect {tool}"
+
+
+def failure_line(exc: BaseException) -> str:
+    """``<what failed>: <what to do>`` for any exception a sync run can end with."""
+    if isinstance(exc, SyncFailed):
+        return str(exc)
+    if isinstance(exc, ConnectorError):
+        tool = exc.tool or "a tool"
+        text = exc.message.lower()
+        # the manifests map exactly 401 to "refused the credentials" (a config error)
+        if exc.status == 401 or "refused the credentials" in text or "unauthorized" in text:
+            return f"{tool} rejected the credential (401): {_fix(tool)}"
+        if exc.status == 403 or "scope" in text:
+            return (
+                f"{tool} refused the call for missing permissions (403): grant the scope the "
+                f"message names, then re-run ({exc.message})"
+            )
+        if isinstance(exc, ConfigError) or exc.error_class is ErrorClass.FATAL:
+            return f"{tool} configuration problem: {exc.message} ({_fix(tool)})"
+        return f"{tool} kept failing after retries: {exc.message}; re-run later, it resumes"
+    name = type(exc).__name__
+    if "OperationalError" in name or "sqlalchemy" in type(exc).__module__:
+        return (
+            f"the state store failed ({name}): check REVSYNC_STATE_URL and that the database "
+            "is reachable, then re-run"
+        )
+    return f"sync failed unexpectedly ({name}: {exc}); see the logs of this run, then re-run"
+
+
+def with_failure_line(exc: Exception, line: str) -> Exception:
+    """The same kind of exception, carrying the one-liner as its message.
+
+    Prefect writes ``<type>: <message>`` into the run's final state, so the message is what the
+    admin sees in the run list; the original stays chained as ``__cause__`` for the logs.
+    """
+    if isinstance(exc, ConnectorError):
+        return type(exc)(
+            line,
+            tool=exc.tool,
+            stream=exc.stream,
+            status=exc.status,
+            error_class=exc.error_class,
+        )
+    return exc

@@ -1,0 +1,262 @@
+"""Vendor-side merges: follow the ones made in a tool, and optionally make them.
+
+A contact merged in HubSpot disappears (its id 404s) and the survivor lists it in
+``hs_merged_object_ids``. Unfollowed, the merged-away link would be planned against a record
+that no longer exists and the golden record's provenance would name it forever. Following
+the merge moves the link onto the survivor, drops the orphan and re-points provenance; when
+the two records were different golden records, the vendor's word merges those too.
+
+Duplicates *inside* one tool (two HubSpot contacts revsync matched to one person) are
+reported; with the tool in ``vendor_merge`` (``mappings/survivorship.yaml``) revsync also
+merges them through the vendor's merge API and follows its own merge at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prefect.artifacts import create_table_artifact
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from connectors.errors import ConnectorError
+from connectors.registry import writer_for
+from flows.credentials import resolve_connection
+from flows.plan import LinkView
+from flows.review import recompute_goldens
+from mappings.spec import Mapping as ToolMapping
+from mappings.spec import merged_ids
+from mappings.survivorship import GoldenView, load_rules, repoint
+from matching.model import MatchResult
+from state.decisions import record_decisions
+from state.golden import load_golden, save_golden
+from state.links import get_link, links_for_unified, remap_link
+from state.reviews import relink
+
+__all__ = [
+    "Duplicate",
+    "FollowedMerge",
+    "follow_vendor_merges",
+    "in_tool_duplicates",
+    "merge_duplicates",
+    "publish_duplicates",
+    "vendor_merges",
+]
+
+logger = logging.getLogger(__name__)
+
+ENTITY = "person"
+MERGEABLE_TOOLS: tuple[str, ...] = ("hubspot",)
+"""Tools whose writer has ``merge_contacts`` (the vendor's own merge)."""
+
+
+@dataclass(frozen=True)
+class FollowedMerge:
+    """One merged-away record whose link now points at the vendor's survivor."""
+
+    tool: str
+    survivor: str
+    merged: str
+    unified_id: str
+    joined: str | None = None
+    """The other golden record folded in when the two records were apart in revsync."""
+
+
+@dataclass
+class Duplicate:
+    """Records of one tool that revsync matched to the same person."""
+
+    tool: str
+    unified_id: str
+    record_ids: list[str]
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Merger(Protocol):
+    def merge_contacts(self, primary_id: str, merged_id: str) -> dict[str, Any]: ...
+
+
+def vendor_merges(mapping: ToolMapping, raws: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """Survivor id -> ids the tool merged into it, from every record read (changed or not).
+
+    A survivor whose mapped values did not change is still read here: the merge is news
+    even when the values are not.
+    """
+    out: dict[str, list[str]] = {}
+    if mapping.merged_ids_field is None:
+        return out
+    for raw in raws:
+        ids = merged_ids(mapping, raw)
+        record_id = raw.get(mapping.id_field) if isinstance(raw, dict) else None
+        if ids and record_id is not None:
+            out.setdefault(str(record_id), []).extend(ids)
+    return out
+
+
+def _repoint_golden(session: Session, uid: str, tool: str, old_id: str, new_id: str) -> None:
+    row = load_golden(session, ENTITY, {uid}).get(uid)
+    if row is None:
+        return
+    view = GoldenView.model_validate({"values": row.values, "provenance": row.provenance})
+    after = repoint(view, tool, old_id, new_id)
+    if after != view:
+        save_golden(
+            session, [{"unified_id": uid, "entity": ENTITY, **after.model_dump(mode="json")}]
+        )
+
+
+def _follow_one(session: Session, tool: str, survivor: str, merged: str) -> FollowedMerge | None:
+    gone = get_link(session, tool, ENTITY, merged)
+    if gone is None:
+        return None  # never linked, or already followed
+    kept = get_link(session, tool, ENTITY, survivor)
+    joined: str | None = None
+    if kept is not None and kept.unified_id != gone.unified_id:
+        # Two goldens revsync kept apart: the vendor says one person, fold the merged side in.
+        joined = gone.unified_id
+        moved = [
+            (link.tool, link.record_id)
+            for link in links_for_unified(session, {joined})
+            if (link.tool, link.record_id) != (tool, merged)
+        ]
+        relink(session, ENTITY, moved, kept.unified_id)
+    uid = kept.unified_id if kept is not None else gone.unified_id
+    remap_link(session, tool, ENTITY, merged, new_record_id=survivor)
+    if joined is not None:
+        recompute_goldens(session, {uid, joined})
+    else:
+        _repoint_golden(session, uid, tool, merged, survivor)
+    return FollowedMerge(tool=tool, survivor=survivor, merged=merged, unified_id=uid, joined=joined)
+
+
+def follow_vendor_merges(
+    engine: Engine, tool: str, merges: Mapping[str, Iterable[str]], run_id: str
+) -> list[FollowedMerge]:
+    """Move the links of merged-away records onto their survivors (idempotent: a replay of
+    the same merge finds no link left to move)."""
+    followed: list[FollowedMerge] = []
+    with Session(engine) as session:
+        for survivor in sorted(merges):
+            for merged in sorted(set(merges[survivor])):
+                done = _follow_one(session, tool, survivor, merged)
+                if done is not None:
+                    followed.append(done)
+        record_decisions(session, [_decision(f, run_id) for f in followed])
+        session.commit()
+    for f in followed:
+        logger.info("%s merged %s into %s: link followed", f.tool, f.merged, f.survivor)
+    return followed
+
+
+def _decision(f: FollowedMerge, run_id: str) -> dict[str, Any]:
+    return {
+        "entity": ENTITY,
+        "unified_id": f.unified_id,
+        "tool": f.tool,
+        "record_id": f.survivor,
+        "rule": "vendor_merge",
+        "score": 1.0,
+        "evidence": {"rule": "vendor_merge", "merged": f.merged, "joined": f.joined},
+        "run_id": run_id,
+    }
+
+
+def in_tool_duplicates(
+    links: Mapping[str, list[LinkView]], matches: Iterable[MatchResult]
+) -> list[Duplicate]:
+    """Goldens holding more than one record of the same tool, with the match evidence."""
+    evidence: dict[tuple[str, str], dict[str, Any]] = {
+        (m.record.tool, m.record.record_id): m.evidence for m in matches
+    }
+    found: list[Duplicate] = []
+    for uid in sorted(links):
+        by_tool: dict[str, list[str]] = {}
+        for view in links[uid]:
+            by_tool.setdefault(view.tool, []).append(view.record_id)
+        for tool, ids in sorted(by_tool.items()):
+            if len(ids) < 2:
+                continue
+            ordered = sorted(set(ids), key=_id_order)
+            found.append(
+                Duplicate(
+                    tool=tool,
+                    unified_id=uid,
+                    record_ids=ordered,
+                    evidence=[
+                        {
+                            "record_id": rid,
+                            "rule": evidence[(tool, rid)].get("rule"),
+                            "score": evidence[(tool, rid)].get("score"),
+                        }
+                        for rid in ordered
+                        if (tool, rid) in evidence
+                    ],
+                )
+            )
+    return found
+
+
+def _id_order(record_id: str) -> tuple[int, str]:
+    return (int(record_id), "") if record_id.isdigit() else (1 << 62, record_id)
+
+
+def publish_duplicates(duplicates: list[Duplicate], *, merged: bool) -> None:
+    """The ``sync-duplicates`` artifact: what was (or would be) merged in the tools."""
+    if not duplicates:
+        return
+    create_table_artifact(
+        key="sync-duplicates",
+        table=[
+            {
+                "tool": d.tool,
+                "unified_id": d.unified_id,
+                "records": ", ".join(d.record_ids),
+                "evidence": "; ".join(
+                    f"{e['record_id']}: {e['rule']} {e['score']}" for e in d.evidence
+                ),
+                "action": "merged in the tool" if merged else "reported",
+            }
+            for d in duplicates
+        ],
+        description=(
+            f"{len(duplicates)} in-tool duplicate groups; "
+            + (
+                "merged through the vendor API."
+                if merged
+                else "not merged (add the tool to vendor_merge in survivorship.yaml to merge)."
+            )
+        ),
+    )
+
+
+def merge_duplicates(
+    engine: Engine, duplicates: list[Duplicate], run_id: str, merger: _Merger | None = None
+) -> list[FollowedMerge]:
+    """Merge each group into its oldest record via the vendor API, then follow the merge.
+
+    Only tools listed in ``vendor_merge`` and able to merge are touched; a failed merge is
+    logged and left for the next run (the group is still a duplicate then).
+    """
+    allowed = set(load_rules(ENTITY).vendor_merge) & set(MERGEABLE_TOOLS)
+    followed: list[FollowedMerge] = []
+    for tool in sorted({d.tool for d in duplicates} & allowed):
+        writer: Any = merger or writer_for(resolve_connection(tool))
+        try:
+            for dup in (d for d in duplicates if d.tool == tool):
+                primary, *others = dup.record_ids
+                for other in others:
+                    try:
+                        writer.merge_contacts(primary, other)
+                    except ConnectorError as exc:
+                        logger.warning(
+                            "%s merge of %s into %s failed: %s", tool, other, primary, exc
+                        )
+                        continue
+                    followed += follow_vendor_merges(engine, tool, {primary: [other]}, run_id)
+        finally:
+            if merger is None:
+                writer.close()
+    return followed
