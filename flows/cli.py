@@ -121,7 +121,7 @@ def _cmd_automations(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import render_report, run_demo
 
-    print(f"Starting the sandbox (HubSpot, Mailchimp) seeded with {args.people} people…")
+    print(f"Starting the sandbox, seeded with {args.people} people; syncing HubSpot and Mailchimp…")
     outcome = run_demo(people=args.people, seed=args.seed)
     print(render_report("First sync", outcome.first))
     print()

@@ -17,7 +17,7 @@ from mappings.spec import MappedRecord
 from mappings.survivorship import GoldenView, Rules, merge
 from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
-from matching.probabilistic import prepare_model, resolve
+from matching.probabilistic import GoldenIndex, prepare_model, resolve
 
 __all__ = ["Merged", "match_records", "merge_goldens", "review_rows", "train_model"]
 
@@ -38,9 +38,12 @@ def train_model(
 
 @task(name="match", task_run_name="match", cache_policy=NO_CACHE)
 def match_records(
-    records: list[MappedRecord], known: KnownIndex, model: Model | None = None
+    records: list[MappedRecord],
+    known: KnownIndex,
+    model: Model | None = None,
+    golden_index: GoldenIndex | None = None,
 ) -> list[MatchResult]:
-    return resolve(records, known, model=model)
+    return resolve(records, known, model=model, golden_index=golden_index)
 
 
 @task(name="merge", task_run_name="merge", cache_policy=NO_CACHE)

@@ -41,11 +41,13 @@ from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
 from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
+from matching.probabilistic import GoldenIndex
+from matching.settings import load_settings
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema
 from state.dead_letters import add_dead_letter
 from state.decisions import record_decisions
-from state.golden import load_golden, save_golden
+from state.golden import golden_version, load_golden, save_golden
 from state.links import links_for_tool, links_for_unified, upsert_links
 from state.match_models import load_match_model, save_match_model
 from state.reviews import add_reviews, cannot_links
@@ -71,9 +73,11 @@ def _run_id() -> str:
 
 def _known_index(
     engine: Engine, tools: list[str]
-) -> tuple[KnownIndex, dict[tuple[str, str], set[str]]]:
-    """Every golden record and link, for matching; and the hashes each tool record is known by."""
+) -> tuple[KnownIndex, dict[tuple[str, str], set[str]], str]:
+    """Every golden record and link, for matching; the hashes each tool record is known by;
+    and the golden set's version (read with them)."""
     with Session(engine) as session:
+        version = golden_version(session, ENTITY)
         goldens = load_golden(session, ENTITY)
         links: dict[tuple[str, str], str] = {}
         hashes: dict[tuple[str, str], set[str]] = {}
@@ -87,7 +91,26 @@ def _known_index(
     index = KnownIndex.build(
         {uid: dict(g.values) for uid, g in goldens.items()}, links, rejected=rejected
     )
-    return index, hashes
+    return index, hashes, version
+
+
+_GOLDEN_INDEXES: dict[str, tuple[str, GoldenIndex]] = {}
+"""Entity -> (golden version, its matching index): kept while this process lives."""
+
+
+def _golden_index(
+    records: list[MappedRecord], known: KnownIndex, version: str
+) -> GoldenIndex | None:
+    """The golden set's matching index, rebuilt only when a golden was saved or deleted since
+    it was built (None when every record is linked already: nothing to match)."""
+    if all((r.tool, r.record_id) in known.links for r in records):
+        return None
+    cached = _GOLDEN_INDEXES.get(ENTITY)
+    if cached is not None and cached[0] == version and len(cached[1].uids) == len(known.golden):
+        return cached[1]
+    index = GoldenIndex.build(known.golden, load_settings(ENTITY))
+    _GOLDEN_INDEXES[ENTITY] = (version, index)
+    return index
 
 
 def _golden_views(engine: Engine, unified_ids: set[str]) -> dict[str, GoldenView]:
@@ -297,7 +320,7 @@ def _sync(
     progress = progress or Progress(None)
     priority = priority_for(mode)
     mappings = {tool: load_mapping(tool) for tool in tools}
-    known, hashes = _known_index(engine, tools)
+    known, hashes, version = _known_index(engine, tools)
 
     mapped: dict[str, Mapped] = {}
     merges: dict[str, dict[str, list[str]]] = {}
@@ -334,7 +357,8 @@ def _sync(
             if found:
                 followed += follow_vendor_merges(engine, tool, found, run_id)
         if followed:
-            known, _ = _known_index(engine, tools)  # links moved: match against the new ones
+            # links moved: match against the new ones
+            known, _, version = _known_index(engine, tools)
     changed = [
         record
         for m in mapped.values()
@@ -342,7 +366,7 @@ def _sync(
         if (record.tool, record.record_id) not in gone
     ]
     model = _matching_model(engine, changed, known, save=not dry_run)
-    matches = match_records(changed, known, model)
+    matches = match_records(changed, known, model, _golden_index(changed, known, version))
     for match in matches:
         counts = report.tool(match.record.tool)
         alone = match.created and int(match.evidence.get("cluster_size", 1)) == 1

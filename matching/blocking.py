@@ -17,16 +17,20 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from matching.settings import BlockingRule
 from matching.table import StrArray, Table
 
-__all__ = ["BlockIndex", "Pairs", "block_pairs", "rule_keys"]
+__all__ = ["BlockIndex", "Pairs", "block_pairs", "rule_hashes", "rule_keys"]
 
 logger = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
+HashArray = npt.NDArray[np.uint64]
 _SEP = "\x1f"
+_MIX = np.uint64(0x100000001B3)
+_CATEGORIZE_FROM = 10_000
 
 
 @dataclass
@@ -53,13 +57,14 @@ def rule_keys(table: Table, rule: BlockingRule) -> StrArray:
     return out
 
 
-def _codes(keys: StrArray) -> IntArray:
-    lookup: dict[str, int] = {}
-    codes = np.fromiter(
-        (lookup.setdefault(k, len(lookup)) if k else -1 for k in keys),
-        dtype=np.int64,
-        count=len(keys),
-    )
+def _codes(table: Table, rule: BlockingRule) -> IntArray:
+    """A group number per record (-1: no key), from the key hashes: no key string is built."""
+    hashes, present = rule_hashes(table, rule)
+    codes = np.full(len(table), -1, dtype=np.int64)
+    rows = np.flatnonzero(present)
+    if len(rows):
+        _, inverse = np.unique(hashes[rows], return_inverse=True)
+        codes[rows] = inverse.reshape(-1)
     return codes
 
 
@@ -130,7 +135,7 @@ def block_pairs(
     bits: list[int] = []
     skipped: dict[str, int] = {}
     for bit, rule in enumerate(rules):
-        left, right, over = _pairs_from_codes(_codes(rule_keys(table, rule)), max_block)
+        left, right, over = _pairs_from_codes(_codes(table, rule), max_block)
         if over:
             skipped[rule.name] = over
         if labels is not None and keep != "all":
@@ -148,40 +153,87 @@ def block_pairs(
     return Pairs(left=lo, right=hi, rules=rule_bits, skipped_blocks=skipped)
 
 
+def rule_hashes(table: Table, rule: BlockingRule) -> tuple[HashArray, npt.NDArray[np.bool_]]:
+    """A 64-bit hash of the rule's key per record, and where the key exists (no part missing).
+
+    Parts are hashed column by column (``pandas.util.hash_array``: stable across processes)
+    and combined, so no joined key string is ever built. Two different keys share a hash
+    with probability ~2^-64 per pair: at worst a pair gets scored that blocking would skip.
+    """
+    present = np.ones(len(table), dtype=bool)
+    combined = np.zeros(len(table), dtype=np.uint64)
+    for key in rule.keys:
+        values = table.column(key, cache=False)
+        present &= values != ""
+        # Factorizing first pays off on large columns only (a few queries: plain hashing).
+        hashed = pd.util.hash_array(values, categorize=len(values) > _CATEGORIZE_FROM)
+        combined = combined * _MIX ^ hashed
+    return combined, present
+
+
 class BlockIndex:
-    """Blocking keys of a resolved set, for looking up candidates of a few new records."""
+    """Blocking keys of a resolved set, for looking up candidates of a few new records.
+
+    Per rule, a sorted array of key hashes and the rows holding each (CSR: ``starts`` into
+    ``rows``): about 20 bytes per record and rule, no Python object per key, and a batch of
+    queries is answered with one ``searchsorted`` per rule. Groups larger than ``max_block``
+    are left out, as batch blocking skips them.
+    """
 
     def __init__(self, table: Table, rules: Sequence[BlockingRule], max_block: int = 250):
         self.table = table
         self.rules = tuple(rules)
         self.max_block = max_block
-        self._index: list[dict[str, IntArray]] = []
+        self._hashes: list[HashArray] = []
+        self._starts: list[IntArray] = []
+        self._rows: list[npt.NDArray[np.int32]] = []
         for rule in self.rules:
-            groups: dict[str, list[int]] = {}
-            for row, key in enumerate(rule_keys(table, rule)):
-                if key:
-                    groups.setdefault(key, []).append(row)
-            self._index.append(
-                {k: np.asarray(v, dtype=np.int64) for k, v in groups.items() if len(v) <= max_block}
-            )
+            hashes, present = rule_hashes(table, rule)
+            rows = np.flatnonzero(present)
+            keys = hashes[rows]
+            order = np.argsort(keys, kind="stable")
+            keys, rows = keys[order], rows[order]
+            if len(keys):
+                first = np.concatenate(([0], np.flatnonzero(np.diff(keys) != 0) + 1))
+            else:
+                first = np.empty(0, dtype=np.int64)
+            sizes = np.diff(np.append(first, len(keys)))
+            small = sizes <= max_block
+            kept_rows = rows[np.repeat(small, sizes)]
+            self._hashes.append(keys[first[small]])
+            self._starts.append(np.concatenate(([0], np.cumsum(sizes[small]))).astype(np.int64))
+            self._rows.append(kept_rows.astype(np.int32))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index arrays (not the table)."""
+        total = sum(a.nbytes for a in self._hashes) + sum(a.nbytes for a in self._starts)
+        return int(total + sum(a.nbytes for a in self._rows))
 
     def candidates(self, query: Table) -> Pairs:
         """Pairs (query row, indexed row) sharing a key of any rule."""
         lefts: list[IntArray] = []
         rights: list[IntArray] = []
         bits: list[int] = []
-        for bit, (rule, index) in enumerate(zip(self.rules, self._index, strict=True)):
-            q_rows: list[IntArray] = []
-            t_rows: list[IntArray] = []
-            for row, key in enumerate(rule_keys(query, rule)):
-                hits = index.get(key) if key else None
-                if hits is not None:
-                    q_rows.append(np.full(len(hits), row, dtype=np.int64))
-                    t_rows.append(hits)
-            if q_rows:
-                lefts.append(np.concatenate(q_rows))
-                rights.append(np.concatenate(t_rows))
-                bits.append(bit)
+        for bit, rule in enumerate(self.rules):
+            hashes, present = rule_hashes(query, rule)
+            q_rows = np.flatnonzero(present)
+            index = self._hashes[bit]
+            if not len(q_rows) or not len(index):
+                continue
+            pos = np.searchsorted(index, hashes[q_rows])
+            pos = np.minimum(pos, len(index) - 1)
+            hit = index[pos] == hashes[q_rows]
+            q_rows, pos = q_rows[hit], pos[hit]
+            if not len(q_rows):
+                continue
+            starts, stops = self._starts[bit][pos], self._starts[bit][pos + 1]
+            counts = stops - starts
+            offsets = np.repeat(starts - np.cumsum(counts) + counts, counts)
+            flat = offsets + np.arange(int(counts.sum()), dtype=np.int64)
+            lefts.append(np.repeat(q_rows, counts).astype(np.int64))
+            rights.append(self._rows[bit][flat].astype(np.int64))
+            bits.append(bit)
         if not lefts:
             empty = np.empty(0, dtype=np.int64)
             return Pairs(left=empty, right=empty, rules=np.empty(0, dtype=np.uint32))

@@ -31,7 +31,8 @@ def cluster(
     parent = np.arange(n, dtype=np.int64)
     anchor: dict[int, int] = {}
     if anchors is not None:
-        anchor = {int(i): int(a) for i, a in enumerate(anchors) if a >= 0}
+        rows = np.flatnonzero(anchors >= 0)
+        anchor = dict(zip(rows.tolist(), anchors[rows].tolist(), strict=True))
     forbidden: dict[int, set[int]] = {}
     for a, b in cannot_link:
         if a != b:

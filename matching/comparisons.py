@@ -26,7 +26,14 @@ NULL = -1
 WORKERS = 2
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "name": ("different", "jaro_winkler>=0.80", "jaro_winkler>=0.92", "nickname", "exact"),
+    "name": (
+        "different",
+        "jaro_winkler>=0.80",
+        "jaro_winkler>=0.92",
+        "one_edit",
+        "nickname",
+        "exact",
+    ),
     "email": ("different", "exact"),
     "phone": ("different", "one_digit_off", "exact"),
     "text": ("different", "similarity>=0.75", "similarity>=0.90", "exact"),
@@ -64,13 +71,19 @@ def _tokens(a: StrArray, b: StrArray) -> npt.NDArray[np.float64]:
 
 
 def _name(a: StrArray, b: StrArray) -> Levels:
+    # One edit (a typo: "thomavs", "karinj") is told apart from a similar but different name
+    # ("maria"/"marianne", "christa"/"christina"), which Jaro-Winkler alone scores alike.
     out = np.zeros(len(a), dtype=np.int8)
     exact = a == b
-    out[exact] = 4
+    out[exact] = 5
     rest = np.flatnonzero(~exact)
     if len(rest):
         sim = _jw(a[rest], b[rest])
         lv = np.where(sim >= 0.92, 2, np.where(sim >= 0.80, 1, 0)).astype(np.int8)
+        close = np.flatnonzero(sim >= 0.80)
+        if len(close):
+            typo = _edits(a[rest][close], b[rest][close]) <= 1
+            lv[close[typo]] = 3
         nick = np.fromiter(
             (
                 canonical_first_name(x) == canonical_first_name(y)
@@ -79,7 +92,7 @@ def _name(a: StrArray, b: StrArray) -> Levels:
             dtype=bool,
             count=len(rest),
         )
-        lv[nick] = 3
+        lv[nick] = 4
         out[rest] = lv
     return out
 

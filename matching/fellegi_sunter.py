@@ -30,6 +30,7 @@ __all__ = [
     "ComparisonParams",
     "Model",
     "apply_overrides",
+    "capped",
     "comparison_vectors",
     "default_model",
     "estimate_u",
@@ -65,8 +66,20 @@ class ComparisonParams:
     u_exact_random: float = 0.0
 
     def weights(self) -> FloatArray:
-        """log2(m/u) per level (index = level)."""
-        return np.log2(np.asarray(self.m) / np.asarray(self.u))
+        """log2(m/u) per level (index = level), no level above the exact one."""
+        return capped(np.log2(np.asarray(self.m) / np.asarray(self.u)))
+
+
+def capped(weights: FloatArray) -> FloatArray:
+    """Weights per level with every level below "exact" (the last) capped at exact's weight.
+
+    A fuzzy level seldom or never seen among random pairs rests its u on a handful of counts
+    (or on smoothing alone) and can come out far above exact agreement; a fuzzier agreement
+    never says more than an exact one.
+    """
+    out = np.asarray(weights, dtype=np.float64).copy()
+    out[:-1] = np.minimum(out[:-1], out[-1])
+    return out
 
 
 @dataclass
@@ -105,6 +118,20 @@ class Model:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Model:
+        """The stored model; one stored with other levels than today's counts as untrained.
+
+        ``trained_records = 0`` makes the next run retrain it instead of scoring today's
+        comparison levels with another release's weights.
+        """
+        model = cls._from_dict(data)
+        stale = [c.name for c in model.comparisons if c.levels != level_names(c.kind)]
+        if stale:
+            logger.warning("stored model has outdated levels for %s: retraining", stale)
+            model.trained_records = 0
+        return model
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> Model:
         return cls(
             comparisons=[
                 ComparisonParams(
@@ -251,18 +278,13 @@ def _patterns(gamma: Gamma) -> tuple[Gamma, FloatArray]:
     return patterns, counts.astype(np.float64)
 
 
-def _log_table(probs: Sequence[list[float]]) -> list[FloatArray]:
-    # Index -1 (null) lands on the appended 0: a missing value says nothing.
-    return [np.append(np.log(np.asarray(p)), 0.0) for p in probs]
-
-
 def _log_ratio(comparisons: Sequence[ComparisonParams], patterns: Gamma) -> FloatArray:
-    """Natural-log m/u ratio of each pattern (missing levels add nothing)."""
-    log_m = _log_table([p.m for p in comparisons])
-    log_u = _log_table([p.u for p in comparisons])
+    """Natural-log m/u ratio of each pattern, capped as in scoring (missing adds nothing)."""
     out = np.zeros(len(patterns))
-    for c in range(len(comparisons)):
-        out += log_m[c][patterns[:, c]] - log_u[c][patterns[:, c]]
+    for c, params in enumerate(comparisons):
+        # Index -1 (null) lands on the appended 0: a missing value says nothing.
+        table = np.append(params.weights() * math.log(2.0), 0.0)
+        out += table[patterns[:, c]]
     return out
 
 

@@ -11,15 +11,16 @@ suggestions in the evidence. Pure: reads nothing but its arguments.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from mappings.spec import MappedRecord
-from matching.blocking import BlockIndex, block_pairs
+from matching.blocking import BlockIndex, Pairs, block_pairs
 from matching.cluster import cluster
 from matching.deterministic import new_unified_id
 from matching.engine import tf_columns, train
@@ -29,16 +30,28 @@ from matching.scoring import explain, score_pairs
 from matching.settings import MatchSettings, load_settings
 from matching.table import Table, build_table
 
-__all__ = ["MIN_TRAINING_RECORDS", "RETRAIN_GROWTH", "GoldenIndex", "prepare_model", "resolve"]
+__all__ = [
+    "MAX_TRAINING_RECORDS",
+    "MIN_TRAINING_RECORDS",
+    "RETRAIN_GROWTH",
+    "GoldenIndex",
+    "prepare_model",
+    "resolve",
+]
 
 logger = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+# Pairs scored at once when weighing a large batch (about 150 bytes each while scored).
+SCORE_CHUNK = 1_000_000
 # Below this many records EM has too little to learn from: the settings' weights are used.
 MIN_TRAINING_RECORDS = 1000
 MAX_REVIEWS_PER_RECORD = 3
 # A stored model is kept until the records it was trained on have grown this many times.
 RETRAIN_GROWTH = 2.0
+# Above this many records the model is learned from a seeded sample of them.
+MAX_TRAINING_RECORDS = 250_000
 
 
 @dataclass
@@ -51,12 +64,29 @@ class GoldenIndex:
 
     @classmethod
     def build(
-        cls, golden: dict[str, dict[str, str | None]], settings: MatchSettings
+        cls, golden: Mapping[str, Mapping[str, str | None]], settings: MatchSettings
     ) -> GoldenIndex:
         uids = sorted(golden)
         columns = sorted({c.source for c in settings.comparisons})
         table = build_table(uids, (golden[u] for u in uids), columns)
-        return cls(uids=uids, table=table, index=BlockIndex(table, settings.blocking))
+        index = BlockIndex(table, settings.blocking, max_block=settings.max_block)
+        return cls(uids=uids, table=table, index=index)
+
+
+def _training_sample(ids: list[str]) -> IntArray:
+    """A fixed sample of rows to learn from when the set is large, in record-key order.
+
+    Blocking a sample of a share ``p`` of the records keeps a share ``p**2`` of the pairs,
+    matches and non-matches alike, so m (from candidate pairs), u (random pairs) and the
+    prior (matches over all pairs) are estimated without bias, at a bounded cost: the
+    candidate pairs of a million records would not fit in memory. The records with the
+    smallest stable hash of their key are taken and ordered by key, so the same records in
+    any order train the same model.
+    """
+    keys = np.asarray(ids, dtype=object)
+    hashed = pd.util.hash_array(keys, categorize=False)
+    rows = np.argpartition(hashed, MAX_TRAINING_RECORDS - 1)[:MAX_TRAINING_RECORDS]
+    return rows[np.argsort(keys[rows], kind="stable")].astype(np.int64)
 
 
 def _model(
@@ -66,10 +96,18 @@ def _model(
         model = given
     else:
         combined = Table.concat([golden.table, batch])
+        total = len(combined)
+        if total > MAX_TRAINING_RECORDS:
+            combined = combined.take(_training_sample(combined.ids))
         pairs = block_pairs(combined, settings.blocking, max_block=settings.max_block)
         # Below MIN_TRAINING_RECORDS EM has too little to learn m from; u and the prior
         # are still measured on the data.
-        model = train(settings, combined, pairs, learn_m=len(combined) >= MIN_TRAINING_RECORDS)
+        model = train(settings, combined, pairs, learn_m=total >= MIN_TRAINING_RECORDS)
+        del combined, pairs
+        if total > MAX_TRAINING_RECORDS:
+            # Frequencies and the retraining clock follow the whole set, not the sample.
+            model.trained_records = total
+            model.tf_tables = {}
     if not model.tf_tables:
         model.tf_tables = term_frequencies([golden.table, batch], tf_columns(model))
     return model
@@ -92,7 +130,7 @@ def prepare_model(
     total = len(known.golden) + len(records)
     if stored is not None and total < RETRAIN_GROWTH * max(stored.trained_records, 1):
         return stored, False
-    golden = GoldenIndex.build({u: dict(v) for u, v in known.golden.items()}, settings)
+    golden = GoldenIndex.build(known.golden, settings)
     columns = sorted({c.source for c in settings.comparisons})
     batch = build_table([r.key for r in records], (r.values for r in records), columns)
     model = _model(settings, batch, golden, None)
@@ -144,31 +182,51 @@ def _decide(
     golden_index: GoldenIndex | None,
 ) -> dict[str, tuple[str, bool, dict[str, Any]]]:
     entity = batch_records[0].entity
-    golden = golden_index or GoldenIndex.build(
-        {u: dict(v) for u, v in known.golden.items()}, settings
-    )
+    golden = golden_index or GoldenIndex.build(known.golden, settings)
     columns = sorted({c.source for c in settings.comparisons})
     keys = [r.key for r in batch_records]
     batch = build_table(keys, (r.values for r in batch_records), columns)
     model = _model(settings, batch, golden, given_model)
-    b, g = len(batch), len(golden.uids)
+    b = len(batch)
 
     inner = block_pairs(batch, settings.blocking, max_block=settings.max_block)
-    s_inner = score_pairs(model, settings, batch, inner.left, batch, inner.right, inner.rules)
     outer = golden.index.candidates(batch)
-    s_outer = score_pairs(
-        model, settings, batch, outer.left, golden.table, outer.right, outer.rules
+    keep_in, keep_out = _kept_pairs(model, settings, batch, golden.table, inner, outer)
+    s_inner = score_pairs(
+        model,
+        settings,
+        batch,
+        inner.left[keep_in],
+        batch,
+        inner.right[keep_in],
+        inner.rules[keep_in],
     )
+    s_outer = score_pairs(
+        model,
+        settings,
+        batch,
+        outer.left[keep_out],
+        golden.table,
+        outer.right[keep_out],
+        outer.rules[keep_out],
+    )
+    del inner, outer
 
-    # Nodes: batch rows 0..b-1, golden rows b..b+g-1 (each golden anchored to itself).
+    # Nodes: batch rows 0..b-1, then only the golden rows some batch record was compared
+    # with (in row order, each anchored to itself): a golden no edge touches cannot change
+    # a cluster, and leaving the other goldens out keeps one record's cost off the golden
+    # set's size. The order of nodes, hence of tied edges, is the same as over all goldens.
+    touched, golden_node = np.unique(s_outer.right, return_inverse=True)
+    g = len(touched)
     node_left = np.concatenate((s_inner.left, s_outer.left))
-    node_right = np.concatenate((s_inner.right, s_outer.right + b))
+    node_right = np.concatenate((s_inner.right, golden_node.reshape(-1) + b))
     prob = np.concatenate((s_inner.probability, s_outer.probability))
     weight = np.concatenate((s_inner.weight, s_outer.weight))
     weight = np.where(prob >= 1.0, np.inf, weight)
     auto = prob >= settings.thresholds.auto_merge
     anchors = np.concatenate((np.full(b, -1, dtype=np.int64), np.arange(g, dtype=np.int64)))
-    cannot = _cannot_links(known, keys, golden.uids, b)
+    uids = [golden.uids[int(row)] for row in touched]
+    cannot = _cannot_links(known, keys, uids, b)
     labels, refused = cluster(
         b + g,
         node_left[auto],
@@ -180,7 +238,7 @@ def _decide(
     del refused
 
     def node_name(node: int) -> str:
-        return keys[node] if node < b else f"unified:{golden.uids[node - b]}"
+        return keys[node] if node < b else f"unified:{uids[node - b]}"
 
     def pair_evidence(k: int) -> dict[str, Any]:
         n_inner = len(s_inner)
@@ -205,7 +263,7 @@ def _decide(
     out: dict[str, tuple[str, bool, dict[str, Any]]] = {}
     for label, nodes in members.items():
         if label in anchored:
-            uid, created = golden.uids[anchored[label]], False
+            uid, created = uids[anchored[label]], False
         else:
             uid, created = new_unified_id(entity, min(keys[n] for n in nodes)), True
         size = len(nodes) + (0 if created else 1)
@@ -243,21 +301,67 @@ def _decide(
     return out
 
 
+def _weights(
+    model: Model, settings: MatchSettings, left: Table, right: Table, pairs: Pairs
+) -> tuple[FloatArray, FloatArray]:
+    """(weight as clustering orders edges, probability) of every pair, scored in chunks so
+    the comparison vectors of millions of pairs never sit in memory at once."""
+    weight = np.empty(len(pairs), dtype=np.float64)
+    prob = np.empty(len(pairs), dtype=np.float64)
+    for start in range(0, len(pairs), SCORE_CHUNK):
+        part = slice(start, start + SCORE_CHUNK)
+        scored = score_pairs(model, settings, left, pairs.left[part], right, pairs.right[part])
+        prob[part] = scored.probability
+        weight[part] = np.where(scored.probability >= 1.0, np.inf, scored.weight)
+    return weight, prob
+
+
+def _kept_pairs(
+    model: Model, settings: MatchSettings, batch: Table, golden: Table, inner: Pairs, outer: Pairs
+) -> tuple[IntArray, IntArray]:
+    """The pairs a decision or its evidence can use: those at or above the review threshold
+    (every merge and review suggestion) and each batch record's strongest pair (the "best
+    candidate" of a record left alone). Dropping the rest changes no cluster and no evidence:
+    the kept pairs keep their order, so ties break the same way."""
+    w_in, p_in = _weights(model, settings, batch, batch, inner)
+    w_out, p_out = _weights(model, settings, batch, golden, outer)
+    n_in = len(inner)
+    weight = np.concatenate((w_in, w_out))
+    keep = np.concatenate((p_in, p_out)) >= settings.thresholds.review
+    ends = np.concatenate((inner.left, inner.right, outer.left))
+    edges = np.concatenate((np.arange(n_in), np.arange(n_in), n_in + np.arange(len(outer))))
+    if len(ends):
+        order = np.lexsort((edges, -weight[edges], ends))
+        first = np.concatenate(([True], np.diff(ends[order]) != 0))
+        keep[edges[order[first]]] = True
+    return np.flatnonzero(keep[:n_in]), np.flatnonzero(keep[n_in:])
+
+
 def _cannot_links(
     known: KnownIndex, keys: list[str], uids: list[str], b: int
 ) -> list[tuple[int, int]]:
+    """Rejected pairs as node pairs; only pairs with a batch record can matter (two goldens
+    never join anyway), so this costs the rejections, not the links."""
     if not known.rejected:
         return []
-    node_of: dict[str, int] = {key: i for i, key in enumerate(keys)}
+    batch_node: dict[str, int] = {key: i for i, key in enumerate(keys)}
     golden_node = {uid: b + i for i, uid in enumerate(uids)}
-    for (tool, record_id), uid in known.links.items():
-        if uid in golden_node:
-            node_of.setdefault(f"{tool}:{record_id}", golden_node[uid])
+
+    def node_of(key: str) -> int | None:
+        if key in batch_node:
+            return batch_node[key]
+        tool, _, record_id = key.partition(":")
+        uid = known.links.get((tool, record_id))
+        return golden_node.get(uid) if uid is not None else None
+
     pairs: list[tuple[int, int]] = []
     for pair in known.rejected:
         a, c = sorted(pair)
-        if a in node_of and c in node_of:
-            pairs.append((node_of[a], node_of[c]))
+        if a not in batch_node and c not in batch_node:
+            continue
+        na, nc = node_of(a), node_of(c)
+        if na is not None and nc is not None:
+            pairs.append((na, nc))
     return pairs
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from matching.keys import KEY_FUNCTIONS, normalize, parse_key
 
@@ -30,8 +31,12 @@ class Table:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def column(self, key: str) -> StrArray:
-        """A column or a derived key (``fn(column)``), "" where missing."""
+    def column(self, key: str, *, cache: bool = True) -> StrArray:
+        """A column or a derived key (``fn(column)``), "" where missing.
+
+        ``cache=False`` computes a derived key without keeping it: a large resolved set only
+        needs its blocking keys once, to build its index.
+        """
         if key in self.columns:
             return self.columns[key]
         cached = self._derived.get(key)
@@ -45,8 +50,12 @@ class Table:
             values = base
         else:
             func = KEY_FUNCTIONS[fn]
-            values = np.array([func(v) if v else "" for v in base], dtype=object)
-        self._derived[key] = values
+            # Derived keys repeat a lot (initials, phonetic codes): compute each distinct once.
+            codes, distinct = pd.factorize(base)
+            mapped = np.array([func(v) if v else "" for v in distinct], dtype=object)
+            values = mapped[codes] if len(mapped) else np.full(len(base), "", dtype=object)
+        if cache:
+            self._derived[key] = values
         return values
 
     def take(self, rows: npt.NDArray[np.int64]) -> Table:
@@ -75,10 +84,17 @@ def build_table(
     """Normalize the named columns of ``rows`` (one mapping per record)."""
     id_list = list(ids)
     data: dict[str, list[str]] = {c: [] for c in columns}
+    # Raw value -> normalized, per column: each distinct value is normalized once and stored
+    # once (a million records hold a few thousand first names, cities, countries).
+    seen: dict[str, dict[str | None, str]] = {c: {} for c in columns}
     for row in rows:
         for c in columns:
             raw = row.get(c)
-            data[c].append(normalize(raw if raw is None else str(raw)))
+            known = seen[c]
+            value = known.get(raw)
+            if value is None:
+                value = known[raw] = normalize(raw if raw is None else str(raw))
+            data[c].append(value)
     for c in columns:
         if len(data[c]) != len(id_list):
             raise ValueError("ids and rows differ in length")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from state._chunks import chunked
 from state._upsert import bulk_upsert
 from state.models import GoldenRecord
 from state.types import utcnow
 
-__all__ = ["golden_ids", "load_golden", "save_golden"]
+__all__ = ["golden_ids", "golden_version", "load_golden", "save_golden"]
 
 
 def load_golden(
@@ -35,6 +35,19 @@ def golden_ids(session: Session, entity: str) -> set[str]:
     """Every unified id of `entity`: what a full reconciliation plans over (ids only, cheap)."""
     stmt = select(GoldenRecord.unified_id).where(GoldenRecord.entity == entity)
     return set(session.exec(stmt))
+
+
+def golden_version(session: Session, entity: str) -> str:
+    """A token that changes when a golden record of `entity` is saved or deleted.
+
+    Count and latest `updated_at` (every save sets it): what lets a matcher keep its index of
+    the golden set between runs instead of rebuilding it from every golden record.
+    """
+    stmt = select(func.count(), func.max(GoldenRecord.updated_at)).where(
+        GoldenRecord.entity == entity
+    )
+    count, latest = session.exec(stmt).one()
+    return f"{count}:{latest.isoformat() if latest is not None else ''}"
 
 
 def save_golden(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
