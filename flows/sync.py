@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -307,24 +308,28 @@ def sync(
     return result
 
 
-def _sync(
+@dataclass
+class _Reads:
+    """What extract and map produced for every tool."""
+
+    mapped: dict[str, Mapped] = field(default_factory=dict)
+    merges: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    cursors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+def _read_all(
     engine: Engine,
     run_id: str,
-    tools: list[str],
+    mappings: dict[str, ToolMapping],
+    hashes: dict[tuple[str, str], set[str]],
     dry_run: bool,
     report: SyncReport,
-    *,
-    mode: SyncMode = "incremental",
-    progress: Progress | None = None,
-) -> SyncResult:
-    progress = progress or Progress(None)
+    mode: SyncMode,
+    progress: Progress,
+) -> _Reads:
+    """Extract and map each tool's stream; a cursor is kept only for a read that ended well."""
+    reads = _Reads()
     priority = priority_for(mode)
-    mappings = {tool: load_mapping(tool) for tool in tools}
-    known, hashes, version = _known_index(engine, tools)
-
-    mapped: dict[str, Mapped] = {}
-    merges: dict[str, dict[str, list[str]]] = {}
-    cursors: dict[tuple[str, str], dict[str, Any]] = {}
     share = EXTRACT_SHARE / max(len(mappings), 1)
     for i, (tool, mapping) in enumerate(mappings.items()):
         with Session(engine) as session:
@@ -339,16 +344,61 @@ def _sync(
         counts.read_error = extracted.error
         tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
         m = map_records(tool, mapping, extracted.records, tool_hashes)
-        mapped[tool] = m
-        merges[tool] = vendor_merges(mapping, extracted.records)
+        reads.mapped[tool] = m
+        reads.merges[tool] = vendor_merges(mapping, extracted.records)
         counts.invalid = len(m.invalid)
         counts.unchanged = m.unchanged
         counts.changed = len(m.changed)
         if extracted.error is None and extracted.checkpoint is not None:
-            cursors[(tool, mapping.stream)] = extracted.checkpoint
+            reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
         if not dry_run:
             _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
         report.dead_letters += len(m.invalid)
+    return reads
+
+
+def _apply_all(
+    engine: Engine,
+    run_id: str,
+    mappings: dict[str, ToolMapping],
+    plan: Plan,
+    known: dict[tuple[str, str], LinkView],
+    report: SyncReport,
+    mode: SyncMode,
+    progress: Progress,
+) -> None:
+    """Apply each tool's share of the plan, in the order the tools were read."""
+    priority = priority_for(mode)
+    apply_start = EXTRACT_SHARE + 10
+    share = (95 - apply_start) / max(len(mappings), 1)
+    for i, (tool, mapping) in enumerate(mappings.items()):
+        span = progress.span(apply_start + i * share, apply_start + (i + 1) * share)
+        applied = apply_writes(
+            tool, mapping, plan.for_tool(tool), known, engine, run_id, priority, span
+        )
+        counts = report.tool(tool)
+        counts.created = applied.created
+        counts.updated = applied.updated
+        counts.failed = applied.failed
+        report.dead_letters += applied.dead_letters
+
+
+def _sync(
+    engine: Engine,
+    run_id: str,
+    tools: list[str],
+    dry_run: bool,
+    report: SyncReport,
+    *,
+    mode: SyncMode = "incremental",
+    progress: Progress | None = None,
+) -> SyncResult:
+    progress = progress or Progress(None)
+    mappings = {tool: load_mapping(tool) for tool in tools}
+    known, hashes, version = _known_index(engine, tools)
+
+    reads = _read_all(engine, run_id, mappings, hashes, dry_run, report, mode, progress)
+    mapped, merges, cursors = reads.mapped, reads.merges, reads.cursors
 
     gone = {(tool, rid) for tool, found in merges.items() for ids in found.values() for rid in ids}
     followed: list[FollowedMerge] = []
@@ -411,18 +461,7 @@ def _sync(
 
     _persist_resolution(engine, run_id, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
-    apply_start = EXTRACT_SHARE + 10
-    share = (95 - apply_start) / max(len(mappings), 1)
-    for i, (tool, mapping) in enumerate(mappings.items()):
-        span = progress.span(apply_start + i * share, apply_start + (i + 1) * share)
-        applied = apply_writes(
-            tool, mapping, plan.for_tool(tool), known_views, engine, run_id, priority, span
-        )
-        counts = report.tool(tool)
-        counts.created = applied.created
-        counts.updated = applied.updated
-        counts.failed = applied.failed
-        report.dead_letters += applied.dead_letters
+    _apply_all(engine, run_id, mappings, plan, known_views, report, mode, progress)
     checkpoint(engine, run_id, mapped, matches, cursors)
     vendor_merged = merge_duplicates(engine, duplicates, run_id)
     publish_duplicates(duplicates, merged=bool(vendor_merged))
