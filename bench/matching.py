@@ -324,40 +324,6 @@ def _fmt(r: dict[str, Any]) -> str:
     )
 
 
-def _scale_job(args: tuple[str, int]) -> dict[str, Any]:
-    from bench.matching_scale import end_to_end, latency
-
-    kind, n = args
-    logging.basicConfig(level=logging.WARNING)
-    return latency(n) if kind == "latency" else end_to_end(n)
-
-
-def _scale(kind: str, n: int) -> dict[str, Any]:
-    with mp.get_context("spawn").Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(_scale_job, ((kind, n),))
-    return result
-
-
-def _fmt_latency(r: dict[str, Any]) -> str:
-    return (
-        f"1 record: p50 {r['one_p50_ms']:,.0f} ms, p95 {r['one_p95_ms']:,.0f} ms; "
-        f"1,000 records: p50 {r['thousand_p50_s']:.2f} s, p95 {r['thousand_p95_s']:.2f} s "
-        f"(golden index built once: {r['golden_index_s']:.1f} s, known index "
-        f"{r['known_index_s']:.1f} s, training {r['train_s']:.0f} s); "
-        f"{r['singles_correct']}/{r['singles_known']} known people found, "
-        f"{r['singles_wrong_merge']} wrong merges; {r['peak_mib']:,.0f} MiB"
-    )
-
-
-def _fmt_e2e(r: dict[str, Any]) -> str:
-    return (
-        f"{r['match_merge_total_s']:.0f} s ({r['records_per_s']:,.0f} rec/s: training "
-        f"{r['train_s']:.0f} s, match {r['match_s']:.0f} s, survivorship {r['merge_s']:.0f} s), "
-        f"peak {r['peak_mib']:,.0f} MiB; P {r['precision']:.3f} R {r['recall']:.3f} "
-        f"F1 {r['f1']:.3f} cF1 {r['cluster_f1']:.3f}, {r['goldens']:,} goldens"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--world", type=int, nargs="*", default=[10_000])
@@ -373,16 +339,11 @@ def main() -> None:
     if args.skip_quality:
         loaders = []
     rows: dict[str, str] = {}
-    for n in args.latency:
-        figure = _fmt_latency(_scale("latency", n))
-        print(f"latency vs {n:,} goldens: {figure}")
-        rows[f"matching: new records vs {n:,} golden records (flow path)"] = figure
-        update_readme(rows)
-    for n in args.e2e:
-        figure = _fmt_e2e(_scale("e2e", n))
-        print(f"end to end {n:,} records: {figure}")
-        rows[f"matching: {n:,} records end to end (flow path, seeded world)"] = figure
-        update_readme(rows)
+    if args.latency or args.e2e:
+        from bench import matching_scale
+
+        scale_args = ["--latency", *map(str, args.latency), "--e2e", *map(str, args.e2e)]
+        matching_scale.main(scale_args)
     for load in loaders:
         data = load()
         results = run(data, methods)

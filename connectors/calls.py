@@ -13,7 +13,7 @@ import httpx
 
 from connectors.errors import ErrorClass, WriteFailed, classify_response, scrub, vendor_message
 
-__all__ = ["send_json", "write_failed"]
+__all__ = ["send_for_json", "send_json", "write_failed"]
 
 
 def send_json(
@@ -53,3 +53,21 @@ def write_failed(
         status=response.status_code,
         error_class=error_class,
     )
+
+
+def send_for_json(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    tool: str,
+    hints: Mapping[int, str] | None = None,
+    secrets: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One call that must answer 200 with a JSON object; anything else is ``WriteFailed``."""
+    response = send_json(client, method, path, body, tool=tool)
+    if response.status_code != 200:
+        raise write_failed(response, tool=tool, hints=hints, secrets=secrets)
+    data: dict[str, Any] = response.json()
+    return data

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from connectors.calls import send_json, write_failed
+from connectors.calls import send_for_json, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
 from connectors.http import build_client
@@ -68,17 +68,15 @@ class HubSpotWriter:
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> dict[str, Any]:
         """Merge ``merged_id`` into ``primary_id``; returns the surviving contact."""
-        response = send_json(
+        return send_for_json(
             self._client,
             "POST",
             "/crm/v3/objects/contacts/merge",
             {"primaryObjectId": primary_id, "objectIdToMerge": merged_id},
             tool=self.tool,
+            hints=_HINTS,
+            secrets=self._secrets,
         )
-        if response.status_code != 200:
-            raise write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
-        data: dict[str, Any] = response.json()
-        return data
 
     def close(self) -> None:
         if self._owns_client:

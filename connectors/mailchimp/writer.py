@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from connectors.calls import send_json, write_failed
+from connectors.calls import send_for_json, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
 from connectors.http import build_client
@@ -95,11 +95,9 @@ class MailchimpWriter:
         """Add or update one member by email hash; raises ``WriteFailed`` on any refusal."""
         payload = {"email_address": email, "status_if_new": self._status_if_new, **body}
         path = f"/lists/{self._list_id}/members/{subscriber_hash(email)}"
-        response = send_json(self._client, "PUT", path, payload, tool=self.tool)
-        if response.status_code != 200:
-            raise write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
-        data: dict[str, Any] = response.json()
-        return data
+        return send_for_json(
+            self._client, "PUT", path, payload, tool=self.tool, hints=_HINTS, secrets=self._secrets
+        )
 
     def close(self) -> None:
         if self._owns_client:
