@@ -240,12 +240,14 @@ def _decide(
     def node_name(node: int) -> str:
         return keys[node] if node < b else f"unified:{uids[node - b]}"
 
+    shared: dict[Any, Any] = {}  # one copy of each distinct comparisons list and item
+
     def pair_evidence(k: int) -> dict[str, Any]:
         n_inner = len(s_inner)
         return (
-            explain(s_inner, k, model, settings)
+            explain(s_inner, k, model, settings, shared)
             if k < n_inner
-            else explain(s_outer, k - n_inner, model, settings)
+            else explain(s_outer, k - n_inner, model, settings, shared)
         )
 
     ends = np.concatenate((node_left, node_right))
@@ -327,11 +329,17 @@ def _kept_pairs(
     w_out, p_out = _weights(model, settings, batch, golden, outer)
     n_in = len(inner)
     weight = np.concatenate((w_in, w_out))
+    del w_in, w_out
     keep = np.concatenate((p_in, p_out)) >= settings.thresholds.review
+    del p_in, p_out
     ends = np.concatenate((inner.left, inner.right, outer.left))
     edges = np.concatenate((np.arange(n_in), np.arange(n_in), n_in + np.arange(len(outer))))
     if len(ends):
-        order = np.lexsort((edges, -weight[edges], ends))
+        strength = weight[edges]
+        del weight
+        np.negative(strength, out=strength)
+        order = np.lexsort((edges, strength, ends))
+        del strength
         first = np.concatenate(([True], np.diff(ends[order]) != 0))
         keep[edges[order[first]]] = True
     return np.flatnonzero(keep[:n_in]), np.flatnonzero(keep[n_in:])

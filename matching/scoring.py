@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.comparisons import NULL
-from matching.fellegi_sunter import Gamma, Model, comparison_vectors
+from matching.fellegi_sunter import ComparisonParams, Gamma, Model, comparison_vectors
 from matching.settings import MatchSettings
 from matching.table import Table
 
@@ -115,28 +115,30 @@ def decide(probability: float, settings: MatchSettings) -> Decision:
     return "distinct"
 
 
-def explain(scored: Scored, k: int, model: Model, settings: MatchSettings) -> dict[str, Any]:
-    """The evidence of pair ``k``: keys that agreed, each comparison's level and weight."""
-    comparisons: list[dict[str, Any]] = []
-    keys: list[str] = []
-    for c, params in enumerate(model.comparisons):
-        level = int(scored.gamma[k, c])
-        if level == NULL:
-            comparisons.append({"name": params.name, "level": "missing", "weight": 0.0})
-            continue
-        weight = float(params.weights()[level])
-        item: dict[str, Any] = {
-            "name": params.name,
-            "level": params.levels[level],
-            "weight": round(weight, 3),
-        }
-        tf = float(scored.tf_adjust[k, c])
-        if tf:
-            item["tf_adjustment"] = round(tf, 3)
-        comparisons.append(item)
-        if params.column in settings.deterministic and level == len(params.levels) - 1:
-            keys.append(params.column)
-    rules = [r.name for b, r in enumerate(settings.blocking) if int(scored.rules[k]) >> b & 1]
+def explain(
+    scored: Scored,
+    k: int,
+    model: Model,
+    settings: MatchSettings,
+    shared: dict[Any, Any] | None = None,
+) -> dict[str, Any]:
+    """The evidence of pair ``k``: keys that agreed, each comparison's level and weight.
+
+    With ``shared``, pairs with the same comparison levels and adjustments get the same
+    (read-only) ``comparisons``, ``keys`` and ``blocked_by`` objects: a million records'
+    evidence would otherwise hold millions of identical small dicts.
+    """
+    memo: dict[Any, Any] = {} if shared is None else shared
+    row = (scored.gamma[k].tobytes(), scored.tf_adjust[k].tobytes())
+    parts = memo.get(row)
+    if parts is None:
+        parts = memo[row] = _comparisons(scored, k, model, settings, memo)
+    comparisons, keys = parts
+    rule_bits = int(scored.rules[k])
+    rules = memo.get(("rules", rule_bits))
+    if rules is None:
+        rules = [r.name for b, r in enumerate(settings.blocking) if rule_bits >> b & 1]
+        memo[("rules", rule_bits)] = rules
     probability = float(scored.probability[k])
     return {
         "keys": keys,
@@ -147,3 +149,39 @@ def explain(scored: Scored, k: int, model: Model, settings: MatchSettings) -> di
         "score": probability if math.isfinite(probability) else 0.0,
         "decision": decide(probability, settings),
     }
+
+
+def _comparisons(
+    scored: Scored, k: int, model: Model, settings: MatchSettings, memo: dict[Any, Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Pair ``k``'s comparison items (each one shared through ``memo``) and agreeing keys."""
+    comparisons: list[dict[str, Any]] = []
+    keys: list[str] = []
+    for c, params in enumerate(model.comparisons):
+        level = int(scored.gamma[k, c])
+        tf = float(scored.tf_adjust[k, c])
+        item_key = ("item", c, level, tf)
+        item = memo.get(item_key)
+        if item is None:
+            item = memo[item_key] = _item(params, level, tf)
+        comparisons.append(item)
+        if (
+            level != NULL
+            and params.column in settings.deterministic
+            and level == len(params.levels) - 1
+        ):
+            keys.append(params.column)
+    return comparisons, keys
+
+
+def _item(params: ComparisonParams, level: int, tf: float) -> dict[str, Any]:
+    if level == NULL:
+        return {"name": params.name, "level": "missing", "weight": 0.0}
+    item: dict[str, Any] = {
+        "name": params.name,
+        "level": params.levels[level],
+        "weight": round(float(params.weights()[level]), 3),
+    }
+    if tf:
+        item["tf_adjustment"] = round(tf, 3)
+    return item
