@@ -10,12 +10,11 @@ Callers hold `SandboxState.lock`.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.ratelimit import LimitDecision, WindowLimiter
+from sandbox.ratelimit import WindowLimiter
 from sandbox.store import RecordStore
 
 __all__ = [
@@ -375,36 +374,7 @@ class TokenLimiter(WindowLimiter):
     ``x-token-cost``) against the daily budget. Rejected requests are not charged.
     """
 
-    def hit(self, key: str, cost: int = 1) -> LimitDecision:
-        with self._lock:
-            today = self._today()
-            if today != self._day:
-                self._day = today
-                self._daily_used.clear()
-            now = self._clock()
-            window = self._hits.setdefault(key, deque())
-            horizon = now - self.interval_ms / 1000.0
-            while window and window[0] <= horizon:
-                window.popleft()
-            used = self._daily_used.get(key, 0)
-            policy = ""
-            if self.enabled and used + cost > self.daily:
-                policy = "DAILY"
-            elif self.enabled and len(window) >= self.max:
-                policy = "BURST"
-            if not policy:
-                window.append(now)
-                used += cost
-                self._daily_used[key] = used
-            return LimitDecision(
-                allowed=not policy,
-                max=self.max,
-                remaining=max(0, self.max - len(window)),
-                interval_ms=self.interval_ms,
-                daily=self.daily,
-                daily_remaining=max(0, self.daily - used),
-                policy=policy,
-            )
+    window_policy = "BURST"
 
     def reset_in_s(self, key: str) -> int:
         """Seconds until the oldest request leaves the burst window (x-ratelimit-reset)."""

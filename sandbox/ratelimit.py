@@ -76,8 +76,14 @@ class WindowLimiter:
             self._hits.clear()
             self._daily_used.clear()
 
-    def hit(self, key: str) -> LimitDecision:
-        """Count one request for `key` unless over budget; rejected requests are not counted."""
+    window_policy = "TEN_SECONDLY_ROLLING"
+    """The policy named when the rolling window, not the daily budget, refuses a request."""
+
+    def hit(self, key: str, cost: int = 1) -> LimitDecision:
+        """Count one request for `key` unless over budget; rejected requests are not counted.
+
+        The request takes one place in the window and `cost` units of the daily budget.
+        """
         with self._lock:
             today = self._today()
             if today != self._day:
@@ -90,13 +96,13 @@ class WindowLimiter:
                 window.popleft()
             used_today = self._daily_used.get(key, 0)
             policy = ""
-            if self.enabled and used_today >= self.daily:
+            if self.enabled and used_today + cost > self.daily:
                 policy = "DAILY"
             elif self.enabled and len(window) >= self.max:
-                policy = "TEN_SECONDLY_ROLLING"
+                policy = self.window_policy
             if not policy:
                 window.append(now)
-                used_today += 1
+                used_today += cost
                 self._daily_used[key] = used_today
             return LimitDecision(
                 allowed=not policy,

@@ -22,6 +22,7 @@ __all__ = [
     "ZendeskError",
     "not_found",
     "record_invalid",
+    "user_record",
     "zd_time",
 ]
 
@@ -84,6 +85,56 @@ def record_invalid(field: str, description: str, error: str = "InvalidValue") ->
 def zd_time(ms: int) -> str:
     """Zendesk timestamps: ISO 8601 UTC with second precision (2024-05-01T12:00:00Z)."""
     return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_record(
+    uid: int,
+    *,
+    name: str,
+    email: str | None,
+    created_ms: int,
+    modified_ms: int,
+    verified: bool,
+) -> dict[str, Any]:
+    """A Zendesk user with every field the API returns, at its defaults."""
+    return {
+        "id": uid,
+        "name": name,
+        "email": email,
+        "created_at": zd_time(created_ms),
+        "updated_at": zd_time(modified_ms),
+        "time_zone": "UTC",
+        "iana_time_zone": "Etc/UTC",
+        "phone": None,
+        "shared_phone_number": None,
+        "photo": None,
+        "locale_id": 1,
+        "locale": "en-US",
+        "organization_id": None,
+        "role": "end-user",
+        "verified": verified,
+        "external_id": None,
+        "tags": [],
+        "alias": "",
+        "active": True,
+        "shared": False,
+        "shared_agent": False,
+        "last_login_at": None,
+        "two_factor_auth_enabled": None,
+        "signature": "",
+        "details": "",
+        "notes": "",
+        "role_type": None,
+        "custom_role_id": None,
+        "moderator": False,
+        "ticket_restriction": "requested",
+        "only_private_comments": False,
+        "restricted_agent": True,
+        "suspended": False,
+        "default_group_id": None,
+        "report_csv": False,
+        "user_fields": {},
+    }
 
 
 class ZendeskData:
@@ -167,44 +218,9 @@ class ZendeskData:
         self._check_user(body, None)
         uid = self.next_user
         self.next_user += 1
-        rec: dict[str, Any] = {
-            "id": uid,
-            "name": "",
-            "email": None,
-            "created_at": zd_time(now_ms),
-            "updated_at": zd_time(now_ms),
-            "time_zone": "UTC",
-            "iana_time_zone": "Etc/UTC",
-            "phone": None,
-            "shared_phone_number": None,
-            "photo": None,
-            "locale_id": 1,
-            "locale": "en-US",
-            "organization_id": None,
-            "role": "end-user",
-            "verified": False,
-            "external_id": None,
-            "tags": [],
-            "alias": "",
-            "active": True,
-            "shared": False,
-            "shared_agent": False,
-            "last_login_at": None,
-            "two_factor_auth_enabled": None,
-            "signature": "",
-            "details": "",
-            "notes": "",
-            "role_type": None,
-            "custom_role_id": None,
-            "moderator": False,
-            "ticket_restriction": "requested",
-            "only_private_comments": False,
-            "restricted_agent": True,
-            "suspended": False,
-            "default_group_id": None,
-            "report_csv": False,
-            "user_fields": {},
-        }
+        rec = user_record(
+            uid, name="", email=None, created_ms=now_ms, modified_ms=now_ms, verified=False
+        )
         self.identities[uid] = []
         self._apply_user(rec, body, now_ms)
         for identity in body.get("identities") or []:

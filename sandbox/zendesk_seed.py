@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sandbox.timefmt import parse_instant_ms
-from sandbox.zendesk_data import ORG_ID_BASE, USER_ID_BASE, zd_time
+from sandbox.zendesk_data import ORG_ID_BASE, USER_ID_BASE, user_record, zd_time
 
 if TYPE_CHECKING:
     import httpx
@@ -39,44 +39,9 @@ _STRANGER_DOMAINS = ("mailbox.org", "fastmail.com", "hey.com", "zoho.com")
 
 
 def _user(uid: int, name: str, email: str, created: int, modified: int) -> dict[str, Any]:
-    return {
-        "id": uid,
-        "name": name,
-        "email": email,
-        "created_at": zd_time(created),
-        "updated_at": zd_time(modified),
-        "time_zone": "UTC",
-        "iana_time_zone": "Etc/UTC",
-        "phone": None,
-        "shared_phone_number": None,
-        "photo": None,
-        "locale_id": 1,
-        "locale": "en-US",
-        "organization_id": None,
-        "role": "end-user",
-        "verified": True,
-        "external_id": None,
-        "tags": [],
-        "alias": "",
-        "active": True,
-        "shared": False,
-        "shared_agent": False,
-        "last_login_at": None,
-        "two_factor_auth_enabled": None,
-        "signature": "",
-        "details": "",
-        "notes": "",
-        "role_type": None,
-        "custom_role_id": None,
-        "moderator": False,
-        "ticket_restriction": "requested",
-        "only_private_comments": False,
-        "restricted_agent": True,
-        "suspended": False,
-        "default_group_id": None,
-        "report_csv": False,
-        "user_fields": {},
-    }
+    return user_record(
+        uid, name=name, email=email, created_ms=created, modified_ms=modified, verified=True
+    )
 
 
 def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
