@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ENTITIES", "PERSON_FIELDS", "Person", "entity_fields"]
+__all__ = ["COMPANY_FIELDS", "ENTITIES", "PERSON_FIELDS", "Company", "Person", "entity_fields"]
 
 
 class Person(BaseModel):
@@ -28,11 +28,29 @@ class Person(BaseModel):
     country: str | None = None
 
 
-PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
+class Company(BaseModel):
+    """An organization: CRM company, helpdesk organization, billing account...
 
-# Entity name (as written in mapping files) -> model. Company, Deal, Ticket, Call join here:
-# a mapping file names its entity and the loader checks its fields against this registry.
-ENTITIES: dict[str, type[BaseModel]] = {"person": Person}
+    ``domain`` is the bare web domain (``acme.com``: no scheme, no ``www.``, no path), the
+    company's strongest key across tools.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    domain: str | None = None
+    phone: str | None = None
+    industry: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
+COMPANY_FIELDS: tuple[str, ...] = tuple(Company.model_fields)
+
+# Entity name (as written in mapping files) -> model. Deal, Ticket, Call join here: a mapping
+# file names its entities and the loader checks their fields against this registry.
+ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company}
 
 
 def entity_fields(entity: str) -> tuple[str, ...]:

@@ -1,5 +1,8 @@
 """Declarative tool mappings: load ``mappings/<tool>.yaml`` and apply it in both directions.
 
+One file per tool, one section per entity it holds (``person:``, ``company:``), so adding a
+tool costs one file whatever the number of entities it syncs.
+
 The mapping file is the contract a sales ops person edits: which tool field feeds which unified
 field, in which direction, through which named transform. This module only interprets it, so
 adding a field is a YAML change, never a code change.
@@ -24,7 +27,7 @@ from pydantic import (
 )
 
 from mappings.errors import MappingConfigError, MappingError, shorten
-from mappings.model import entity_fields
+from mappings.model import ENTITIES, entity_fields
 from mappings.transforms import TRANSFORMS, TransformContext
 
 __all__ = [
@@ -35,9 +38,11 @@ __all__ = [
     "Mapping",
     "from_unified",
     "load_mapping",
+    "load_mappings",
     "mapped_fields",
     "merged_ids",
     "parse_mapping",
+    "parse_mapping_file",
     "to_unified",
 ]
 
@@ -173,7 +178,7 @@ class MappedRecord(BaseModel):
 
 
 def parse_mapping(tool: str, document: object) -> Mapping:
-    """Validate a mapping document (already parsed YAML); errors name the file's problem."""
+    """Validate one entity's section (with its ``entity`` key); errors name the problem."""
     if not isinstance(document, dict):
         raise MappingConfigError(f"mapping for {tool!r} must be a YAML mapping")
     try:
@@ -182,14 +187,44 @@ def parse_mapping(tool: str, document: object) -> Mapping:
         raise MappingConfigError(f"invalid mapping for {tool!r}: {exc}") from None
 
 
+def parse_mapping_file(tool: str, document: object) -> dict[str, Mapping]:
+    """Entity -> mapping, from a whole file: top-level keys are entity names."""
+    if not isinstance(document, dict) or not document:
+        raise MappingConfigError(f"mapping file for {tool!r} must map entity names to sections")
+    out: dict[str, Mapping] = {}
+    for entity, section in document.items():
+        if entity not in ENTITIES:
+            raise MappingConfigError(
+                f"mapping file for {tool!r}: unknown entity {entity!r}; known: {sorted(ENTITIES)}"
+            )
+        if not isinstance(section, dict):
+            raise MappingConfigError(f"mapping for {tool!r}: {entity!r} must be a YAML mapping")
+        if "entity" in section:
+            raise MappingConfigError(
+                f"mapping for {tool!r}: the section key names the entity; drop 'entity:'"
+            )
+        out[str(entity)] = parse_mapping(tool, {"entity": entity, **section})
+    return out
+
+
 @cache
-def load_mapping(tool: str) -> Mapping:
-    """The mapping shipped as ``mappings/<tool>.yaml`` (parsed once per process)."""
+def load_mappings(tool: str) -> dict[str, Mapping]:
+    """Every entity section of ``mappings/<tool>.yaml``, in file order (parsed once)."""
     path = MAPPINGS_DIR / f"{tool}.yaml"
     if not path.is_file():
         raise MappingConfigError(f"no mapping file for tool {tool!r} (expected {path})")
     with path.open(encoding="utf-8") as fh:
-        return parse_mapping(tool, yaml.safe_load(fh))
+        return parse_mapping_file(tool, yaml.safe_load(fh))
+
+
+def load_mapping(tool: str, entity: str = "person") -> Mapping:
+    """One entity's mapping for ``tool``; ``MappingConfigError`` when the tool has none."""
+    sections = load_mappings(tool)
+    if entity not in sections:
+        raise MappingConfigError(
+            f"mapping file for {tool!r} has no {entity!r} section (it has {sorted(sections)})"
+        )
+    return sections[entity]
 
 
 def mapped_fields(m: Mapping, direction: Literal["in", "out"]) -> tuple[str, ...]:

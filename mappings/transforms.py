@@ -32,6 +32,7 @@ __all__ = [
     "clean_text",
     "country_code",
     "country_name",
+    "normalize_domain",
     "normalize_email",
     "to_e164",
 ]
@@ -295,6 +296,45 @@ def _picklist_out(value: str, ctx: TransformContext) -> object:
         ) from None
 
 
+# --- domain ------------------------------------------------------------------------------
+
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def normalize_domain(value: object) -> str | None:
+    """Bare lowercase web domain (``acme.com``) from what people type into a domain field.
+
+    Scheme, ``www.``, credentials, port, path, query and a trailing dot go. Anything that is
+    still not a host name is None: a company's domain is descriptive, never the record's id.
+    """
+    text = clean_text(value)
+    if text is None:
+        return None
+    host = _SCHEME_RE.sub("", text.lower())
+    host = re.split(r"[/?#]", host, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host if _DOMAIN_RE.match(host) else None
+
+
+def _domain_in(value: object, ctx: TransformContext) -> str | None:
+    """A domain, or the first valid one of a list (Zendesk's ``domain_names``)."""
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        domain = normalize_domain(item)
+        if domain is not None:
+            return domain
+        if clean_text(item) is not None:
+            ctx.warnings.append(f"{ctx.field}: invalid domain {shorten(item)} dropped")
+    return None
+
+
+def _domain_out(value: str, ctx: TransformContext) -> object:
+    return [value] if ctx.options.get("list") else value
+
+
 # --- registry ----------------------------------------------------------------------------
 
 
@@ -315,5 +355,6 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("name", lambda v, ctx: clean_name(v), _identity_out),
         Transform("country", lambda v, ctx: country_code(v), _country_out),
         Transform("picklist", _picklist_in, _picklist_out),
+        Transform("domain", _domain_in, _domain_out),
     )
 }

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from matching.keys import canonical_first_name
+from matching.keys import canonical_first_name, company_core
 from matching.table import StrArray
 
 __all__ = ["LEVELS", "NULL", "WORKERS", "Levels", "compare", "level_names"]
@@ -39,6 +39,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "text": ("different", "similarity>=0.75", "similarity>=0.90", "exact"),
     "code": ("different", "one_edit", "exact"),
     "exact": ("different", "exact"),
+    "company": ("different", "similarity>=0.80", "similarity>=0.92", "same_core", "exact"),
 }
 
 
@@ -127,6 +128,24 @@ def _text(a: StrArray, b: StrArray) -> Levels:
     return out
 
 
+def _company(a: StrArray, b: StrArray) -> Levels:
+    # "Acme Inc." and "ACME" are the same name once legal forms go; the fuzzy levels then
+    # compare those cores, so a typo counts and a different word ("Acme Robotics") less so.
+    out = np.zeros(len(a), dtype=np.int8)
+    exact = a == b
+    out[exact] = 4
+    rest = np.flatnonzero(~exact)
+    if len(rest):
+        ca = np.asarray([company_core(x) for x in a[rest]], dtype=object)
+        cb = np.asarray([company_core(y) for y in b[rest]], dtype=object)
+        same = ca == cb
+        sim = _tokens(ca, cb)
+        lv = np.where(sim >= 0.92, 2, np.where(sim >= 0.80, 1, 0)).astype(np.int8)
+        lv[same] = 3
+        out[rest] = lv
+    return out
+
+
 def _exact(a: StrArray, b: StrArray) -> Levels:
     return np.asarray(a == b, dtype=np.int8)
 
@@ -143,6 +162,7 @@ _KINDS: dict[str, _Kind] = {
     "text": _Kind(_text),
     "code": _Kind(_by_edits(2)),
     "exact": _Kind(_exact),
+    "company": _Kind(_company),
 }
 
 

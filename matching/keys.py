@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 import jellyfish
 
-__all__ = ["KEY_FUNCTIONS", "NICKNAMES", "canonical_first_name", "normalize", "parse_key"]
+__all__ = [
+    "KEY_FUNCTIONS",
+    "LEGAL_SUFFIXES",
+    "NICKNAMES",
+    "canonical_first_name",
+    "company_core",
+    "normalize",
+    "parse_key",
+]
 
 _WS = re.compile(r"\s+")
 _KEY = re.compile(r"^(\w+)\((\w+)\)$")
@@ -83,6 +91,29 @@ def canonical_first_name(name: str) -> str:
     return NICKNAMES.get(name, name)
 
 
+# Legal forms and filler words that say nothing about which company it is ("Acme Inc." and
+# "ACME" are one company; "Acme Robotics" is another).
+LEGAL_SUFFIXES: frozenset[str] = frozenset(
+    {
+        "ag", "bv", "co", "company", "corp", "corporation", "gmbh", "group", "inc",
+        "incorporated", "limited", "llc", "llp", "lp", "ltd", "nv", "oy", "plc", "pty",
+        "sa", "sarl", "sas", "spa", "srl", "the",
+    }
+)  # fmt: skip
+_PUNCT = re.compile(r"[^\w\s]+")
+
+
+def company_core(v: str) -> str:
+    """A normalized company name without punctuation, legal forms and "the"."""
+    words = _PUNCT.sub(" ", v.replace("&", " and ")).split()
+    core = [w for w in words if w not in LEGAL_SUFFIXES]
+    return " ".join(core or words)
+
+
+def _first_word(v: str) -> str:
+    return company_core(v).split(" ", 1)[0]
+
+
 def _initial(v: str) -> str:
     return v[:1]
 
@@ -122,6 +153,8 @@ KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {
     "domain": _domain,
     "nick": _nick,
     "digits7": _digits7,
+    "corp": company_core,
+    "first_word": _first_word,
 }
 
 

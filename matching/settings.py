@@ -29,8 +29,8 @@ __all__ = [
 
 SETTINGS_DIR = Path(__file__).resolve().parent
 
-Kind = Literal["name", "email", "phone", "text", "code", "exact"]
-KINDS: tuple[str, ...] = ("name", "email", "phone", "text", "code", "exact")
+Kind = Literal["name", "email", "phone", "text", "code", "exact", "company"]
+KINDS: tuple[str, ...] = ("name", "email", "phone", "text", "code", "exact", "company")
 
 
 class ComparisonSpec(BaseModel):
