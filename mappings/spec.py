@@ -34,9 +34,11 @@ __all__ = [
     "MAPPINGS_DIR",
     "Constant",
     "FieldMap",
+    "GoneWhen",
     "MappedRecord",
     "Mapping",
     "from_unified",
+    "is_gone",
     "load_mapping",
     "load_mappings",
     "mapped_fields",
@@ -85,6 +87,15 @@ class Constant(BaseModel):
     when: Literal["create", "always"] = "create"
 
 
+class GoneWhen(BaseModel):
+    """``field`` (dotted path in the record as read) equal to ``equals`` means "gone"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    equals: Any
+
+
 class Mapping(BaseModel):
     """A parsed, validated mapping file for one tool and one entity."""
 
@@ -104,6 +115,9 @@ class Mapping(BaseModel):
     merged_ids_field: str | None = None
     """Where the tool lists the ids it merged into a record (HubSpot ``hs_merged_object_ids``):
     technical, never a unified field, read so links of merged-away records can follow."""
+    gone_when: GoneWhen | None = None
+    """When a record the tool still returns no longer exists for the tool's users (Zendesk
+    keeps merged-away and deleted users readable with ``active: false``)."""
 
     @model_validator(mode="after")
     def _check(self) -> Mapping:
@@ -302,6 +316,13 @@ def _updated_at(m: Mapping, raw: dict[str, Any], record_id: str) -> datetime:
     raise MappingError(
         f"missing update timestamp ({' or '.join(paths)})", tool=m.tool, record_id=record_id
     )
+
+
+def is_gone(m: Mapping, raw: dict[str, Any]) -> bool:
+    """True for a record the tool still returns but that was merged away or deleted."""
+    if m.gone_when is None or not isinstance(raw, dict):
+        return False
+    return bool(_get(raw, m.gone_when.field) == m.gone_when.equals)
 
 
 def merged_ids(m: Mapping, raw: dict[str, Any]) -> tuple[str, ...]:
