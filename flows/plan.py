@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mappings.spec import UNIFIED_ID_KEY, external_id_payload, from_unified, mapped_fields
 from mappings.spec import Mapping as ToolMapping
-from mappings.spec import from_unified, mapped_fields
 
 __all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
 
@@ -78,7 +78,11 @@ def _update_for(
             changes[field] = FieldChange(old=old, new=new)
     if not changes:
         return None
-    own_key = link.values.get(mapping.natural_key)
+    own_key = (
+        unified_id
+        if mapping.natural_key == UNIFIED_ID_KEY
+        else link.values.get(mapping.natural_key)
+    )
     if _empty(own_key):
         return Skipped(
             tool=mapping.tool,
@@ -101,7 +105,7 @@ def _update_for(
 def _create_for(
     mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None]
 ) -> PlannedWrite | Skipped:
-    key = golden.get(mapping.natural_key)
+    key = unified_id if mapping.natural_key == UNIFIED_ID_KEY else golden.get(mapping.natural_key)
     if _empty(key):
         return Skipped(
             tool=mapping.tool,
@@ -118,8 +122,21 @@ def _create_for(
         record_id=None,
         natural_key=str(key),
         changes={f: FieldChange(old=None, new=v) for f, v in sorted(values.items())},
-        payload=from_unified(mapping, values, create=True),
+        payload=_merge_payload(
+            from_unified(mapping, values, create=True), external_id_payload(mapping, unified_id)
+        ),
     )
+
+
+def _merge_payload(payload: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with ``extra``'s nested keys added (the unified id beside the fields)."""
+    out = dict(payload)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_payload(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def build_plan(

@@ -32,6 +32,7 @@ from mappings.transforms import TRANSFORMS, TransformContext
 
 __all__ = [
     "MAPPINGS_DIR",
+    "UNIFIED_ID_KEY",
     "Constant",
     "FieldMap",
     "GoneWhen",
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).resolve().parent
 
 Direction = Literal["both", "in", "out"]
+UNIFIED_ID_KEY = "unified_id"
+"""``natural_key`` value meaning "the unified id revsync wrote to ``external_id_field``"."""
 
 
 class FieldMap(BaseModel):
@@ -115,6 +118,11 @@ class Mapping(BaseModel):
     merged_ids_field: str | None = None
     """Where the tool lists the ids it merged into a record (HubSpot ``hs_merged_object_ids``):
     technical, never a unified field, read so links of merged-away records can follow."""
+    external_id_field: str | None = None
+    """Where revsync writes the golden record's unified id into a record it creates (HubSpot's
+    unique ``revsync_unified_id`` property, Zendesk's ``external_id``); read back, it links the
+    record to that golden record before any matching. With ``natural_key: unified_id`` it is
+    also the key creates upsert on, for entities with no natural key of their own."""
     gone_when: GoneWhen | None = None
     """When a record the tool still returns no longer exists for the tool's users (Zendesk
     keeps merged-away and deleted users readable with ``active: false``)."""
@@ -145,8 +153,20 @@ class Mapping(BaseModel):
                     f"field {f.unified!r}: written field {f.tool!r} is outside "
                     f"write_root {self.write_root!r}"
                 )
-        if self.natural_key not in seen_in:
+        if self.natural_key == UNIFIED_ID_KEY:
+            if self.external_id_field is None:
+                raise ValueError("natural_key unified_id needs an external_id_field to write it to")
+        elif self.natural_key not in seen_in:
             raise ValueError(f"natural_key {self.natural_key!r} is not a mapped inbound field")
+        if (
+            self.external_id_field
+            and self.write_root
+            and not self.external_id_field.startswith(self.write_root + ".")
+        ):
+            raise ValueError(
+                f"external_id_field {self.external_id_field!r} is outside "
+                f"write_root {self.write_root!r}"
+            )
         for c in self.constants:
             if self.write_root and not c.tool.startswith(self.write_root + "."):
                 raise ValueError(f"constant {c.tool!r} is outside write_root {self.write_root!r}")
@@ -174,6 +194,10 @@ class MappedRecord(BaseModel):
     warnings: tuple[str, ...] = ()
     merged_ids: tuple[str, ...] = ()
     """Ids of records the tool merged into this one (they no longer exist in the tool)."""
+    external_id: str | None = None
+    """The unified id revsync wrote into this record (``external_id_field``), if any."""
+    gone: bool = False
+    """The tool still returns the record but it was merged away or deleted (``gone_when``)."""
 
     @field_validator("updated_at")
     @classmethod
@@ -338,6 +362,27 @@ def merged_ids(m: Mapping, raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in out if i != str(own)))
 
 
+def _external_id(m: Mapping, raw: dict[str, Any]) -> str | None:
+    if m.external_id_field is None:
+        return None
+    value = _get(raw, m.external_id_field)
+    if value is _MISSING or value is None or isinstance(value, dict | list):
+        return None
+    return str(value).strip() or None
+
+
+def external_id_payload(m: Mapping, unified_id: str) -> dict[str, Any]:
+    """The part of a create payload that carries the unified id (empty without the field)."""
+    if m.external_id_field is None:
+        return {}
+    path = m.external_id_field
+    if m.write_root:
+        path = path[len(m.write_root) + 1 :]
+    out: dict[str, Any] = {}
+    _put(out, path, unified_id)
+    return out
+
+
 def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
     """Map one record as read from the tool; ``MappingError`` says why a record is unusable."""
     if not isinstance(raw, dict):
@@ -369,6 +414,8 @@ def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
         entity=m.entity,
         warnings=tuple(warnings),
         merged_ids=merged_ids(m, raw),
+        external_id=_external_id(m, raw),
+        gone=is_gone(m, raw),
     )
 
 

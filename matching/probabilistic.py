@@ -159,6 +159,9 @@ def resolve(
         uid = known.links.get((record.tool, record.record_id))
         if uid is not None:
             decided[key] = (uid, False, {"rule": "link", "score": 1.0})
+        elif record.external_id is not None and record.external_id in known.golden:
+            # The tool holds the unified id revsync wrote: that is the tool's own word.
+            decided[key] = (record.external_id, False, {"rule": "external_id", "score": 1.0})
         else:
             unlinked.append(record)
     if unlinked:
