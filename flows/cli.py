@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from mappings.model import ENTITIES
+
 __all__ = ["main"]
 
 
@@ -141,7 +143,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     engine = engine_from_url()
     init_schema(engine)
     if args.action == "list":
-        print(render_reviews(list_reviews(engine)))
+        print(render_reviews(list_reviews(engine, args.entity)))
         return 0
     if not args.target:
         print(f"review {args.action} needs a target")
@@ -151,7 +153,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     elif args.action == "reject":
         print(f"kept apart; goldens split: {reject(engine, int(args.target)) or 'none'}")
     else:
-        print(f"split off; goldens touched: {split(engine, args.target)}")
+        print(f"split off; goldens touched: {split(engine, args.target, args.entity or 'person')}")
     return 0
 
 
@@ -217,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
         "action", nargs="?", default="list", choices=("list", "accept", "reject", "split")
     )
     p.add_argument("target", nargs="?", help="review id (accept/reject) or tool:record_id (split)")
+    p.add_argument(
+        "--entity",
+        choices=sorted(ENTITIES),
+        help="only this entity (list; default all) / the record's entity (split; default person)",
+    )
     p.set_defaults(func=_cmd_review)
     return parser
 

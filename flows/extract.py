@@ -61,6 +61,8 @@ class Mapped:
     """The outcome of mapping one stream: what changed, what was an echo, what was malformed."""
 
     changed: list[MappedRecord] = field(default_factory=list)
+    gone: list[MappedRecord] = field(default_factory=list)
+    """Records the tool still returns but merged away or deleted (``gone_when``)."""
     hashes: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     invalid: list[Invalid] = field(default_factory=list)
@@ -169,6 +171,9 @@ def map_records(
             latest[mapped.record_id] = mapped
     for record_id in sorted(latest):
         mapped = latest[record_id]
+        if mapped.gone:
+            out.gone.append(mapped)
+            continue
         digest = link_hash(mapping, mapped.values)
         out.hashes[record_id] = digest
         if digest in known_hashes.get(record_id, set()):

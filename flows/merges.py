@@ -27,18 +27,19 @@ from connectors.registry import writer_for
 from flows.credentials import resolve_connection
 from flows.plan import LinkView
 from flows.review import recompute_goldens
+from mappings.spec import MappedRecord, merged_ids
 from mappings.spec import Mapping as ToolMapping
-from mappings.spec import merged_ids
 from mappings.survivorship import GoldenView, load_rules, repoint
 from matching.model import MatchResult
 from state.decisions import record_decisions
 from state.golden import load_golden, save_golden
-from state.links import get_link, links_for_unified, remap_link
+from state.links import delete_link, get_link, links_for_unified, remap_link
 from state.reviews import relink
 
 __all__ = [
     "Duplicate",
     "FollowedMerge",
+    "follow_gone_records",
     "follow_vendor_merges",
     "in_tool_duplicates",
     "merge_duplicates",
@@ -48,9 +49,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ENTITY = "person"
-MERGEABLE_TOOLS: tuple[str, ...] = ("hubspot",)
-"""Tools whose writer has ``merge_contacts`` (the vendor's own merge)."""
+MERGE_METHODS: dict[tuple[str, str], str] = {
+    ("hubspot", "person"): "merge_contacts",
+    ("hubspot", "company"): "merge_companies",
+}
+"""(tool, entity) -> the writer method that calls the vendor's own merge."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,8 @@ class Duplicate:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Merger(Protocol):
-    def merge_contacts(self, primary_id: str, merged_id: str) -> dict[str, Any]: ...
+class _Finder(Protocol):
+    def find_survivor(self, email: str) -> str | None: ...
 
 
 def vendor_merges(mapping: ToolMapping, raws: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
@@ -96,23 +99,27 @@ def vendor_merges(mapping: ToolMapping, raws: Iterable[dict[str, Any]]) -> dict[
     return out
 
 
-def _repoint_golden(session: Session, uid: str, tool: str, old_id: str, new_id: str) -> None:
-    row = load_golden(session, ENTITY, {uid}).get(uid)
+def _repoint_golden(
+    session: Session, entity: str, uid: str, tool: str, old_id: str, new_id: str
+) -> None:
+    row = load_golden(session, entity, {uid}).get(uid)
     if row is None:
         return
     view = GoldenView.model_validate({"values": row.values, "provenance": row.provenance})
     after = repoint(view, tool, old_id, new_id)
     if after != view:
         save_golden(
-            session, [{"unified_id": uid, "entity": ENTITY, **after.model_dump(mode="json")}]
+            session, [{"unified_id": uid, "entity": entity, **after.model_dump(mode="json")}]
         )
 
 
-def _follow_one(session: Session, tool: str, survivor: str, merged: str) -> FollowedMerge | None:
-    gone = get_link(session, tool, ENTITY, merged)
+def _follow_one(
+    session: Session, entity: str, tool: str, survivor: str, merged: str
+) -> FollowedMerge | None:
+    gone = get_link(session, tool, entity, merged)
     if gone is None:
         return None  # never linked, or already followed
-    kept = get_link(session, tool, ENTITY, survivor)
+    kept = get_link(session, tool, entity, survivor)
     joined: str | None = None
     if kept is not None and kept.unified_id != gone.unified_id:
         # Two goldens revsync kept apart: the vendor says one person, fold the merged side in.
@@ -122,18 +129,23 @@ def _follow_one(session: Session, tool: str, survivor: str, merged: str) -> Foll
             for link in links_for_unified(session, {joined})
             if (link.tool, link.record_id) != (tool, merged)
         ]
-        relink(session, ENTITY, moved, kept.unified_id)
+        relink(session, entity, moved, kept.unified_id)
     uid = kept.unified_id if kept is not None else gone.unified_id
-    remap_link(session, tool, ENTITY, merged, new_record_id=survivor)
+    remap_link(session, tool, entity, merged, new_record_id=survivor)
     if joined is not None:
-        recompute_goldens(session, {uid, joined})
+        recompute_goldens(session, {uid, joined}, entity)
     else:
-        _repoint_golden(session, uid, tool, merged, survivor)
+        _repoint_golden(session, entity, uid, tool, merged, survivor)
     return FollowedMerge(tool=tool, survivor=survivor, merged=merged, unified_id=uid, joined=joined)
 
 
 def follow_vendor_merges(
-    engine: Engine, tool: str, merges: Mapping[str, Iterable[str]], run_id: str
+    engine: Engine,
+    tool: str,
+    merges: Mapping[str, Iterable[str]],
+    run_id: str,
+    *,
+    entity: str = "person",
 ) -> list[FollowedMerge]:
     """Move the links of merged-away records onto their survivors (idempotent: a replay of
     the same merge finds no link left to move)."""
@@ -141,19 +153,86 @@ def follow_vendor_merges(
     with Session(engine) as session:
         for survivor in sorted(merges):
             for merged in sorted(set(merges[survivor])):
-                done = _follow_one(session, tool, survivor, merged)
+                done = _follow_one(session, entity, tool, survivor, merged)
                 if done is not None:
                     followed.append(done)
-        record_decisions(session, [_decision(f, run_id) for f in followed])
+        record_decisions(session, [_decision(entity, f, run_id) for f in followed])
         session.commit()
     for f in followed:
         logger.info("%s merged %s into %s: link followed", f.tool, f.merged, f.survivor)
     return followed
 
 
-def _decision(f: FollowedMerge, run_id: str) -> dict[str, Any]:
+def follow_gone_records(
+    engine: Engine,
+    tool: str,
+    entity: str,
+    gone: Iterable[MappedRecord],
+    run_id: str,
+    finder: _Finder | None = None,
+) -> list[FollowedMerge]:
+    """Follow records a tool keeps readable after merging them away (Zendesk users).
+
+    The tool names no survivor, but a merge moves the record's email identities onto it, so
+    the survivor is whoever holds the record's last known email now. A record with no
+    survivor was deleted: its link goes and its golden record is rebuilt from the others.
+    """
+    followed: list[FollowedMerge] = []
+    owned = finder is None
+    searcher: Any = finder
+    try:
+        for record in sorted(gone, key=lambda r: r.record_id):
+            with Session(engine) as session:
+                link = get_link(session, tool, entity, record.record_id)
+            if link is None:
+                continue  # never linked (or already followed): nothing points at it
+            email = (link.last_values or {}).get("email")
+            survivor: str | None = None
+            if email:
+                if searcher is None:
+                    searcher = writer_for(resolve_connection(tool))
+                survivor = searcher.find_survivor(str(email))
+            if survivor is not None and survivor != record.record_id:
+                followed += follow_vendor_merges(
+                    engine, tool, {survivor: [record.record_id]}, run_id, entity=entity
+                )
+                continue
+            _drop_link(engine, entity, tool, record.record_id, link.unified_id, run_id)
+    finally:
+        if owned and searcher is not None:
+            searcher.close()
+    return followed
+
+
+def _drop_link(
+    engine: Engine, entity: str, tool: str, record_id: str, unified_id: str, run_id: str
+) -> None:
+    """A record deleted in its tool: unlink it and rebuild its golden from what is left."""
+    with Session(engine) as session:
+        delete_link(session, tool, entity, record_id)
+        recompute_goldens(session, {unified_id}, entity)
+        record_decisions(
+            session,
+            [
+                {
+                    "entity": entity,
+                    "unified_id": unified_id,
+                    "tool": tool,
+                    "record_id": record_id,
+                    "rule": "deleted_in_tool",
+                    "score": 1.0,
+                    "evidence": {"rule": "deleted_in_tool"},
+                    "run_id": run_id,
+                }
+            ],
+        )
+        session.commit()
+    logger.info("%s record %s is gone from the tool: link dropped", tool, record_id)
+
+
+def _decision(entity: str, f: FollowedMerge, run_id: str) -> dict[str, Any]:
     return {
-        "entity": ENTITY,
+        "entity": entity,
         "unified_id": f.unified_id,
         "tool": f.tool,
         "record_id": f.survivor,
@@ -233,29 +312,37 @@ def publish_duplicates(duplicates: list[Duplicate], *, merged: bool) -> None:
 
 
 def merge_duplicates(
-    engine: Engine, duplicates: list[Duplicate], run_id: str, merger: _Merger | None = None
+    engine: Engine,
+    duplicates: list[Duplicate],
+    run_id: str,
+    merger: Any | None = None,
+    *,
+    entity: str = "person",
 ) -> list[FollowedMerge]:
     """Merge each group into its oldest record via the vendor API, then follow the merge.
 
     Only tools listed in ``vendor_merge`` and able to merge are touched; a failed merge is
     logged and left for the next run (the group is still a duplicate then).
     """
-    allowed = set(load_rules(ENTITY).vendor_merge) & set(MERGEABLE_TOOLS)
+    allowed = {t for t in load_rules(entity).vendor_merge if (t, entity) in MERGE_METHODS}
     followed: list[FollowedMerge] = []
     for tool in sorted({d.tool for d in duplicates} & allowed):
         writer: Any = merger or writer_for(resolve_connection(tool))
+        merge = getattr(writer, MERGE_METHODS[(tool, entity)])
         try:
             for dup in (d for d in duplicates if d.tool == tool):
                 primary, *others = dup.record_ids
                 for other in others:
                     try:
-                        writer.merge_contacts(primary, other)
+                        merge(primary, other)
                     except ConnectorError as exc:
                         logger.warning(
                             "%s merge of %s into %s failed: %s", tool, other, primary, exc
                         )
                         continue
-                    followed += follow_vendor_merges(engine, tool, {primary: [other]}, run_id)
+                    followed += follow_vendor_merges(
+                        engine, tool, {primary: [other]}, run_id, entity=entity
+                    )
         finally:
             if merger is None:
                 writer.close()

@@ -69,3 +69,13 @@ class Span:
 
     def finish(self) -> None:
         self.fraction(1, 1)
+
+    def at(self, share: float) -> None:
+        """Move to ``share`` (0 to 1) of this span."""
+        self._filled = max(self._filled, min(1.0, share))
+        self.progress.set(self.start + (self.end - self.start) * self._filled)
+
+    def part(self, lo: float, hi: float) -> Span:
+        """The slice from ``lo`` to ``hi`` (shares 0 to 1) of this span, for a sub-stage."""
+        width = self.end - self.start
+        return Span(self.progress, self.start + width * lo, self.start + width * hi)

@@ -53,18 +53,20 @@ class SyncReport(BaseModel):
     dead_letters: int = 0
     status: str = "running"
 
-    def tool(self, name: str) -> ToolCounts:
-        return self.tools.setdefault(name, ToolCounts())
+    def tool(self, name: str, entity: str = "person") -> ToolCounts:
+        """The counts of one tool's stream of ``entity`` (rows are keyed ``tool/entity``)."""
+        return self.tools.setdefault(f"{name}/{entity}", ToolCounts())
 
     @property
     def written(self) -> int:
         return sum(c.written for c in self.tools.values())
 
     def rows(self) -> list[dict[str, object]]:
-        """One row per tool, the stage counts as columns (the `sync-summary` table)."""
+        """One row per tool and entity, the stage counts as columns (`sync-summary`)."""
         rows: list[dict[str, object]] = []
         for name, counts in sorted(self.tools.items()):
-            row: dict[str, object] = {"tool": name}
+            tool, _, entity = name.partition("/")
+            row: dict[str, object] = {"tool": tool, "entity": entity}
             row.update({col: getattr(counts, col) for col in STAGE_COLUMNS})
             row["read_error"] = counts.read_error or ""
             rows.append(row)

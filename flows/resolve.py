@@ -18,6 +18,7 @@ from mappings.survivorship import GoldenView, Rules, merge
 from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
 from matching.probabilistic import GoldenIndex, prepare_model, resolve
+from matching.settings import load_settings
 
 __all__ = ["Merged", "match_records", "merge_goldens", "review_rows", "train_model"]
 
@@ -28,22 +29,26 @@ class Merged:
     changed: set[str]
 
 
-@task(name="train-model", task_run_name="train-model", cache_policy=NO_CACHE)
+@task(name="train-model", task_run_name="train-model-{entity}", cache_policy=NO_CACHE)
 def train_model(
-    records: list[MappedRecord], known: KnownIndex, stored: Model | None
+    entity: str, records: list[MappedRecord], known: KnownIndex, stored: Model | None
 ) -> tuple[Model, bool]:
     """The model this run matches with: the stored one, or freshly trained (then True)."""
-    return prepare_model(records, known, stored)
+    return prepare_model(records, known, stored, settings=load_settings(entity))
 
 
-@task(name="match", task_run_name="match", cache_policy=NO_CACHE)
+@task(name="match", task_run_name="match-{entity}", cache_policy=NO_CACHE)
 def match_records(
     records: list[MappedRecord],
     known: KnownIndex,
     model: Model | None = None,
     golden_index: GoldenIndex | None = None,
+    entity: str = "person",
 ) -> list[MatchResult]:
-    return resolve(records, known, model=model, golden_index=golden_index)
+    # Settings are loaded here, not passed: Prefect walks task arguments, and a blocking
+    # rule's ``keys`` field reads to it as a mapping protocol.
+    settings = load_settings(entity)
+    return resolve(records, known, model=model, golden_index=golden_index, settings=settings)
 
 
 @task(name="merge", task_run_name="merge", cache_policy=NO_CACHE)

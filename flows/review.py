@@ -37,13 +37,13 @@ __all__ = ["accept", "list_reviews", "recompute_goldens", "reject", "render_revi
 
 logger = logging.getLogger(__name__)
 
-ENTITY = "person"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def list_reviews(engine: Engine) -> list[ReviewItem]:
+def list_reviews(engine: Engine, entity: str | None = None) -> list[ReviewItem]:
+    """Pending pairs of ``entity``, or of every entity."""
     with Session(engine) as session:
-        items = pending_reviews(session, ENTITY)
+        items = pending_reviews(session, entity)
         for item in items:
             session.expunge(item)
     return items
@@ -57,7 +57,7 @@ def render_reviews(items: list[ReviewItem]) -> str:
     for item in items:
         ev = item.evidence
         lines.append(
-            f"#{item.id}  {item.left_key}  <->  {item.right_key}  "
+            f"#{item.id}  {item.entity}  {item.left_key}  <->  {item.right_key}  "
             f"score {item.score:.3f}  weight {ev.get('match_weight', 0):+.2f}"
         )
         for c in ev.get("comparisons", []):
@@ -71,17 +71,17 @@ def _split_key(key: str) -> tuple[str, str]:
     return tool, record_id
 
 
-def _side_uid(session: Session, key: str) -> str | None:
+def _side_uid(session: Session, entity: str, key: str) -> str | None:
     if key.startswith("unified:"):
         return key.removeprefix("unified:")
     tool, record_id = _split_key(key)
-    link = get_link(session, tool, ENTITY, record_id)
+    link = get_link(session, tool, entity, record_id)
     return None if link is None else link.unified_id
 
 
-def recompute_goldens(session: Session, unified_ids: set[str]) -> None:
+def recompute_goldens(session: Session, unified_ids: set[str], entity: str) -> None:
     """Rebuild goldens from their records' last known values (survivorship from scratch)."""
-    rules = load_rules(ENTITY)
+    rules = load_rules(entity)
     by_uid: dict[str, list[MappedRecord]] = {uid: [] for uid in unified_ids}
     for link in links_for_unified(session, unified_ids):
         by_uid[link.unified_id].append(
@@ -100,14 +100,16 @@ def recompute_goldens(session: Session, unified_ids: set[str]) -> None:
             delete_golden(session, uid)
             continue
         view = golden_from_scratch(records, rules)
-        rows.append({"unified_id": uid, "entity": ENTITY, **view.model_dump(mode="json")})
+        rows.append({"unified_id": uid, "entity": entity, **view.model_dump(mode="json")})
     save_golden(session, rows)
 
 
-def _decision(uid: str, key: str, rule: str, evidence: dict[str, object]) -> dict[str, object]:
+def _decision(
+    entity: str, uid: str, key: str, rule: str, evidence: dict[str, object]
+) -> dict[str, object]:
     tool, record_id = _split_key(key)
     return {
-        "entity": ENTITY,
+        "entity": entity,
         "unified_id": uid,
         "tool": tool,
         "record_id": record_id,
@@ -121,20 +123,23 @@ def accept(engine: Engine, review_id: int) -> str:
     """Merge the pair's two golden records; returns the surviving unified id."""
     with Session(engine) as session:
         item = _pending(session, review_id)
-        left, right = _side_uid(session, item.left_key), _side_uid(session, item.right_key)
+        entity = item.entity
+        left = _side_uid(session, entity, item.left_key)
+        right = _side_uid(session, entity, item.right_key)
         if left is None or right is None:
             raise ValueError(f"review #{review_id}: a side is no longer linked")
         survivor = min(left, right) if not item.right_key.startswith("unified:") else right
         gone = left if survivor == right else right
         if gone != survivor:
             moved = [(k.tool, k.record_id) for k in links_for_unified(session, {gone})]
-            relink(session, ENTITY, moved, survivor)
-            recompute_goldens(session, {survivor, gone})
+            relink(session, entity, moved, survivor)
+            recompute_goldens(session, {survivor, gone}, entity)
         decide_review(session, review_id, "accepted")
         record_decisions(
             session,
             [
                 _decision(
+                    entity,
                     survivor,
                     item.left_key,
                     "review_accept",
@@ -151,26 +156,28 @@ def reject(engine: Engine, review_id: int) -> list[str]:
     """Never merge the pair; split it if it is merged. Returns the goldens touched."""
     with Session(engine) as session:
         item = _pending(session, review_id)
-        touched = _forbid(session, item.left_key, item.right_key, review_id)
+        touched = _forbid(session, item.entity, item.left_key, item.right_key, review_id)
         decide_review(session, review_id, "rejected")
         session.commit()
     return touched
 
 
-def split(engine: Engine, record_key: str) -> list[str]:
+def split(engine: Engine, record_key: str, entity: str = "person") -> list[str]:
     """Undo a merge: take one record out of its golden record, forever."""
     with Session(engine) as session:
-        uid = _side_uid(session, record_key)
+        uid = _side_uid(session, entity, record_key)
         if uid is None:
-            raise ValueError(f"{record_key} is not linked")
-        touched = _forbid(session, record_key, f"unified:{uid}", None)
+            raise ValueError(f"{record_key} is not linked as a {entity}")
+        touched = _forbid(session, entity, record_key, f"unified:{uid}", None)
         session.commit()
     return touched
 
 
-def _forbid(session: Session, left_key: str, right_key: str, review_id: int | None) -> list[str]:
-    left_uid = _side_uid(session, left_key)
-    right_uid = _side_uid(session, right_key)
+def _forbid(
+    session: Session, entity: str, left_key: str, right_key: str, review_id: int | None
+) -> list[str]:
+    left_uid = _side_uid(session, entity, left_key)
+    right_uid = _side_uid(session, entity, right_key)
     if right_key.startswith("unified:") and right_uid is not None:
         members = [
             f"{link.tool}:{link.record_id}" for link in links_for_unified(session, {right_uid})
@@ -178,17 +185,18 @@ def _forbid(session: Session, left_key: str, right_key: str, review_id: int | No
     else:
         members = [right_key]
     members = [m for m in members if m != left_key]
-    add_cannot_links(session, ENTITY, [(left_key, m) for m in members], review_id)
+    add_cannot_links(session, entity, [(left_key, m) for m in members], review_id)
     touched: set[str] = set()
     if left_uid is not None and left_uid == right_uid:
-        fresh = uuid.uuid5(ID_NAMESPACE, f"{ENTITY}:split:{left_key}:{left_uid}").hex
-        relink(session, ENTITY, [_split_key(left_key)], fresh)
+        fresh = uuid.uuid5(ID_NAMESPACE, f"{entity}:split:{left_key}:{left_uid}").hex
+        relink(session, entity, [_split_key(left_key)], fresh)
         touched = {left_uid, fresh}
-        recompute_goldens(session, touched)
+        recompute_goldens(session, touched, entity)
         record_decisions(
             session,
             [
                 _decision(
+                    entity,
                     fresh,
                     left_key,
                     "review_reject",

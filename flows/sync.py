@@ -26,6 +26,7 @@ from flows.extract import Mapped, extract_stream, map_records
 from flows.failures import failure_line, with_failure_line
 from flows.merges import (
     FollowedMerge,
+    follow_gone_records,
     follow_vendor_merges,
     in_tool_duplicates,
     merge_duplicates,
@@ -34,10 +35,10 @@ from flows.merges import (
 )
 from flows.modes import SYNC_MODES, SyncMode, alert_on_dead_letters, all_golden_ids, priority_for
 from flows.plan import LinkView, Plan, build_plan
-from flows.progress import Progress
+from flows.progress import Progress, Span
 from flows.report import SyncReport
 from flows.resolve import Merged, match_records, merge_goldens, review_rows, train_model
-from mappings.spec import MappedRecord, load_mapping
+from mappings.spec import MappedRecord, load_mappings
 from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
 from matching.fellegi_sunter import Model
@@ -54,12 +55,13 @@ from state.match_models import load_match_model, save_match_model
 from state.reviews import add_reviews, cannot_links
 from state.runs import finish_run, start_run
 
-__all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SyncResult", "sync"]
+__all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "sync"]
 
 DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp")
-ENTITY = "person"
+SYNC_ENTITIES: tuple[str, ...] = ("company", "person")
+"""Entities in the order they sync: companies first, so people can later point at them."""
 EXTRACT_SHARE = 40.0
-"""Percent of the progress bar the reads fill; plan then apply take the rest."""
+"""Percent of each entity's share of the progress bar the reads fill; plan, apply the rest."""
 
 
 class SyncResult(BaseModel):
@@ -73,22 +75,22 @@ def _run_id() -> str:
 
 
 def _known_index(
-    engine: Engine, tools: list[str]
+    engine: Engine, entity: str, tools: list[str]
 ) -> tuple[KnownIndex, dict[tuple[str, str], set[str]], str]:
     """Every golden record and link, for matching; the hashes each tool record is known by;
     and the golden set's version (read with them)."""
     with Session(engine) as session:
-        version = golden_version(session, ENTITY)
-        goldens = load_golden(session, ENTITY)
+        version = golden_version(session, entity)
+        goldens = load_golden(session, entity)
         links: dict[tuple[str, str], str] = {}
         hashes: dict[tuple[str, str], set[str]] = {}
         for tool in tools:
-            for record_id, link in links_for_tool(session, tool, ENTITY).items():
+            for record_id, link in links_for_tool(session, tool, entity).items():
                 links[(tool, record_id)] = link.unified_id
                 hashes[(tool, record_id)] = {
                     h for h in (link.last_read_hash, link.last_written_hash) if h
                 }
-        rejected = cannot_links(session, ENTITY)
+        rejected = cannot_links(session, entity)
     index = KnownIndex.build(
         {uid: dict(g.values) for uid, g in goldens.items()}, links, rejected=rejected
     )
@@ -100,23 +102,23 @@ _GOLDEN_INDEXES: dict[str, tuple[str, GoldenIndex]] = {}
 
 
 def _golden_index(
-    records: list[MappedRecord], known: KnownIndex, version: str
+    entity: str, records: list[MappedRecord], known: KnownIndex, version: str
 ) -> GoldenIndex | None:
     """The golden set's matching index, rebuilt only when a golden was saved or deleted since
     it was built (None when every record is linked already: nothing to match)."""
     if all((r.tool, r.record_id) in known.links for r in records):
         return None
-    cached = _GOLDEN_INDEXES.get(ENTITY)
+    cached = _GOLDEN_INDEXES.get(entity)
     if cached is not None and cached[0] == version and len(cached[1].uids) == len(known.golden):
         return cached[1]
-    index = GoldenIndex.build(known.golden, load_settings(ENTITY))
-    _GOLDEN_INDEXES[ENTITY] = (version, index)
+    index = GoldenIndex.build(known.golden, load_settings(entity))
+    _GOLDEN_INDEXES[entity] = (version, index)
     return index
 
 
-def _golden_views(engine: Engine, unified_ids: set[str]) -> dict[str, GoldenView]:
+def _golden_views(engine: Engine, entity: str, unified_ids: set[str]) -> dict[str, GoldenView]:
     with Session(engine) as session:
-        rows = load_golden(session, ENTITY, unified_ids)
+        rows = load_golden(session, entity, unified_ids)
     return {
         uid: GoldenView.model_validate({"values": row.values, "provenance": row.provenance})
         for uid, row in rows.items()
@@ -142,16 +144,16 @@ def _link_views(
 
 
 def _matching_model(
-    engine: Engine, records: list[MappedRecord], known: KnownIndex, *, save: bool
+    engine: Engine, entity: str, records: list[MappedRecord], known: KnownIndex, *, save: bool
 ) -> Model:
     """The stored model (so incremental runs decide like a full re-run), trained if due."""
     with Session(engine) as session:
-        row = load_match_model(session, ENTITY)
+        row = load_match_model(session, entity)
     stored = Model.from_dict(row[0]) if row is not None else None
-    model, trained = train_model(records, known, stored)
+    model, trained = train_model(entity, records, known, stored)
     if trained and save:
         with Session(engine) as session:
-            save_match_model(session, ENTITY, model.to_dict(), model.trained_records)
+            save_match_model(session, entity, model.to_dict(), model.trained_records)
             session.commit()
     return model
 
@@ -166,7 +168,7 @@ def plan_writes(
 
 
 def _persist_resolution(
-    engine: Engine, run_id: str, merged: Merged, matches: list[MatchResult]
+    engine: Engine, run_id: str, entity: str, merged: Merged, matches: list[MatchResult]
 ) -> None:
     with Session(engine) as session:
         save_golden(
@@ -174,7 +176,7 @@ def _persist_resolution(
             [
                 {
                     "unified_id": uid,
-                    "entity": ENTITY,
+                    "entity": entity,
                     **merged.goldens[uid].model_dump(mode="json"),
                 }
                 for uid in sorted(merged.changed)
@@ -184,7 +186,7 @@ def _persist_resolution(
             session,
             [
                 {
-                    "entity": ENTITY,
+                    "entity": entity,
                     "unified_id": m.unified_id,
                     "tool": m.record.tool,
                     "record_id": m.record.record_id,
@@ -196,14 +198,15 @@ def _persist_resolution(
                 for m in matches
             ],
         )
-        add_reviews(session, review_rows(ENTITY, run_id, matches))
+        add_reviews(session, review_rows(entity, run_id, matches))
         session.commit()
 
 
-@task(name="checkpoint", task_run_name="checkpoint", cache_policy=NO_CACHE)
+@task(name="checkpoint", task_run_name="checkpoint-{entity}", cache_policy=NO_CACHE)
 def checkpoint(
     engine: Engine,
     run_id: str,
+    entity: str,
     mapped: dict[str, Mapped],
     matches: list[MatchResult],
     cursors: dict[tuple[str, str], dict[str, Any]],
@@ -213,7 +216,7 @@ def checkpoint(
         rows = [
             {
                 "tool": m.record.tool,
-                "entity": ENTITY,
+                "entity": entity,
                 "record_id": m.record.record_id,
                 "unified_id": m.unified_id,
                 "last_read_hash": mapped[m.record.tool].hashes[m.record.record_id],
@@ -325,21 +328,21 @@ def _read_all(
     dry_run: bool,
     report: SyncReport,
     mode: SyncMode,
-    progress: Progress,
+    progress: Span,
 ) -> _Reads:
     """Extract and map each tool's stream; a cursor is kept only for a read that ended well."""
     reads = _Reads()
     priority = priority_for(mode)
-    share = EXTRACT_SHARE / max(len(mappings), 1)
+    share = 1.0 / max(len(mappings), 1)
     for i, (tool, mapping) in enumerate(mappings.items()):
         with Session(engine) as session:
             cursor = None if mode == "backfill" else load_cursor(session, tool, mapping.stream)
         extracted = extract_stream(
-            tool, mapping.stream, cursor, priority, progress.span(i * share, (i + 1) * share)
+            tool, mapping.stream, cursor, priority, progress.part(i * share, (i + 1) * share)
         )
         if extracted.fatal and extracted.error_exc is not None:
             raise extracted.error_exc  # a wrong token or scope: nothing later can succeed
-        counts = report.tool(tool)
+        counts = report.tool(tool, mapping.entity)
         counts.read = len(extracted.records)
         counts.read_error = extracted.error
         tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
@@ -365,22 +368,37 @@ def _apply_all(
     known: dict[tuple[str, str], LinkView],
     report: SyncReport,
     mode: SyncMode,
-    progress: Progress,
+    progress: Span,
 ) -> None:
     """Apply each tool's share of the plan, in the order the tools were read."""
     priority = priority_for(mode)
-    apply_start = EXTRACT_SHARE + 10
-    share = (95 - apply_start) / max(len(mappings), 1)
+    share = 1.0 / max(len(mappings), 1)
     for i, (tool, mapping) in enumerate(mappings.items()):
-        span = progress.span(apply_start + i * share, apply_start + (i + 1) * share)
-        applied = apply_writes(
-            tool, mapping, plan.for_tool(tool), known, engine, run_id, priority, span
-        )
-        counts = report.tool(tool)
+        span = progress.part(i * share, (i + 1) * share)
+        writes = [w for w in plan.for_tool(tool) if w.entity == mapping.entity]
+        applied = apply_writes(tool, mapping, writes, known, engine, run_id, priority, span)
+        counts = report.tool(tool, mapping.entity)
         counts.created = applied.created
         counts.updated = applied.updated
         counts.failed = applied.failed
         report.dead_letters += applied.dead_letters
+
+
+def _follow_tool_merges(
+    engine: Engine, entity: str, reads: _Reads, run_id: str
+) -> tuple[list[FollowedMerge], set[tuple[str, str]]]:
+    """Follow merges made in the tools; the merged-away records, which must not be matched."""
+    gone = {
+        (tool, rid) for tool, found in reads.merges.items() for ids in found.values() for rid in ids
+    }
+    followed: list[FollowedMerge] = []
+    for tool, found in sorted(reads.merges.items()):
+        if found:
+            followed += follow_vendor_merges(engine, tool, found, run_id, entity=entity)
+    for tool, m in sorted(reads.mapped.items()):
+        if m.gone:
+            followed += follow_gone_records(engine, tool, entity, m.gone, run_id)
+    return followed, gone
 
 
 def _sync(
@@ -393,41 +411,75 @@ def _sync(
     mode: SyncMode = "incremental",
     progress: Progress | None = None,
 ) -> SyncResult:
+    """Each entity in turn, through every tool that maps it; one plan for the whole run."""
     progress = progress or Progress(None)
-    mappings = {tool: load_mapping(tool) for tool in tools}
-    known, hashes, version = _known_index(engine, tools)
+    by_entity: dict[str, dict[str, ToolMapping]] = {}
+    for entity in SYNC_ENTITIES:
+        found = {t: load_mappings(t)[entity] for t in tools if entity in load_mappings(t)}
+        if found:
+            by_entity[entity] = found
+    plan = Plan()
+    share = 95.0 / max(len(by_entity), 1)
+    for i, (entity, mappings) in enumerate(by_entity.items()):
+        span = progress.span(i * share, (i + 1) * share)
+        part = _sync_entity(engine, run_id, entity, mappings, dry_run, report, mode, span)
+        plan.writes += part.writes
+        plan.skipped += part.skipped
+    return SyncResult(report=report, plan=plan)
 
-    reads = _read_all(engine, run_id, mappings, hashes, dry_run, report, mode, progress)
-    mapped, merges, cursors = reads.mapped, reads.merges, reads.cursors
 
-    gone = {(tool, rid) for tool, found in merges.items() for ids in found.values() for rid in ids}
+def _sync_entity(
+    engine: Engine,
+    run_id: str,
+    entity: str,
+    mappings: dict[str, ToolMapping],
+    dry_run: bool,
+    report: SyncReport,
+    mode: SyncMode,
+    progress: Span,
+) -> Plan:
+    tools = list(mappings)
+    known, hashes, version = _known_index(engine, entity, tools)
+    reads = _read_all(
+        engine,
+        run_id,
+        mappings,
+        hashes,
+        dry_run,
+        report,
+        mode,
+        progress.part(0.0, EXTRACT_SHARE / 100),
+    )
+    mapped, cursors = reads.mapped, reads.cursors
+
     followed: list[FollowedMerge] = []
+    gone: set[tuple[str, str]] = set()
     if not dry_run:
-        for tool, found in sorted(merges.items()):
-            if found:
-                followed += follow_vendor_merges(engine, tool, found, run_id)
+        followed, gone = _follow_tool_merges(engine, entity, reads, run_id)
         if followed:
             # links moved: match against the new ones
-            known, _, version = _known_index(engine, tools)
+            known, _, version = _known_index(engine, entity, tools)
     changed = [
         record
         for m in mapped.values()
         for record in m.changed
         if (record.tool, record.record_id) not in gone
     ]
-    model = _matching_model(engine, changed, known, save=not dry_run)
-    matches = match_records(changed, known, model, _golden_index(changed, known, version))
+    model = _matching_model(engine, entity, changed, known, save=not dry_run)
+    matches = match_records(
+        changed, known, model, _golden_index(entity, changed, known, version), entity
+    )
     for match in matches:
-        counts = report.tool(match.record.tool)
+        counts = report.tool(match.record.tool, entity)
         alone = match.created and int(match.evidence.get("cluster_size", 1)) == 1
         if alone:
             counts.new += 1
         else:
             counts.matched += 1
     touched = {m.unified_id for m in matches}
-    merged = merge_goldens(matches, _golden_views(engine, touched), load_rules())
-    report.golden_touched = len(touched)
-    report.golden_changed = len(merged.changed)
+    merged = merge_goldens(matches, _golden_views(engine, entity, touched), load_rules(entity))
+    report.golden_touched += len(touched)
+    report.golden_changed += len(merged.changed)
 
     fresh = {
         (m.record.tool, m.record.record_id): (
@@ -440,33 +492,45 @@ def _sync(
     followed_ids = {f.unified_id for f in followed} - touched
     if followed_ids:  # a followed merge can change a golden no record of this run touched
         planned_ids = touched | followed_ids
-        planned_goldens = {**_golden_views(engine, followed_ids), **planned_goldens}
+        planned_goldens = {**_golden_views(engine, entity, followed_ids), **planned_goldens}
     if mode == "full":
-        planned_ids = touched | all_golden_ids(engine, ENTITY)
-        planned_goldens = {**_golden_views(engine, planned_ids - touched), **merged.goldens}
+        planned_ids = touched | all_golden_ids(engine, entity)
+        planned_goldens = {
+            **_golden_views(engine, entity, planned_ids - touched),
+            **merged.goldens,
+        }
     links = _link_views(engine, planned_ids, fresh)
-    report.golden_merged = sum(1 for uid in touched if len(links.get(uid, ())) > 1)
+    report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
     plan = plan_writes(planned_goldens, dict(links), list(mappings.values()))
     duplicates = in_tool_duplicates(links, matches)
-    progress.set(EXTRACT_SHARE + 10)
-    for tool in tools:
-        counts = report.tool(tool)
+    progress.at((EXTRACT_SHARE + 10) / 100)
+    for tool in mappings:
+        counts = report.tool(tool, entity)
         counts.planned_creates = plan.count(tool, "create")
         counts.planned_updates = plan.count(tool, "update")
         counts.skipped = sum(1 for s in plan.skipped if s.tool == tool)
 
     if dry_run:
         publish_duplicates(duplicates, merged=False)
-        return SyncResult(report=report, plan=plan)
+        return plan
 
-    _persist_resolution(engine, run_id, merged, matches)
+    _persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
-    _apply_all(engine, run_id, mappings, plan, known_views, report, mode, progress)
-    checkpoint(engine, run_id, mapped, matches, cursors)
-    vendor_merged = merge_duplicates(engine, duplicates, run_id)
+    _apply_all(
+        engine,
+        run_id,
+        mappings,
+        plan,
+        known_views,
+        report,
+        mode,
+        progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
+    )
+    checkpoint(engine, run_id, entity, mapped, matches, cursors)
+    vendor_merged = merge_duplicates(engine, duplicates, run_id, entity=entity)
     publish_duplicates(duplicates, merged=bool(vendor_merged))
     publish_dead_letters(engine, run_id)
-    return SyncResult(report=report, plan=plan)
+    return plan
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from state.models import Link
 from state.types import utcnow
 
 __all__ = [
+    "delete_link",
     "get_link",
     "links_for_tool",
     "links_for_unified",
@@ -161,3 +162,13 @@ def remap_link(
     session.add(survivor)
     session.flush()
     return survivor
+
+
+def delete_link(session: Session, tool: str, entity: str, record_id: str) -> bool:
+    """Forget a tool record (deleted in its tool); True when there was a link."""
+    link = get_link(session, tool, entity, record_id)
+    if link is None:
+        return False
+    session.delete(link)
+    session.flush()
+    return True

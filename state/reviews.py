@@ -55,13 +55,12 @@ def add_reviews(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     return added
 
 
-def pending_reviews(session: Session, entity: str = "person") -> list[ReviewItem]:
-    """Pending pairs, most likely matches first."""
-    stmt = (
-        select(ReviewItem)
-        .where(ReviewItem.entity == entity, ReviewItem.status == "pending")
-        .order_by(col(ReviewItem.score).desc(), col(ReviewItem.id))
-    )
+def pending_reviews(session: Session, entity: str | None = "person") -> list[ReviewItem]:
+    """Pending pairs of ``entity`` (None: every entity), most likely matches first."""
+    stmt = select(ReviewItem).where(ReviewItem.status == "pending")
+    if entity is not None:
+        stmt = stmt.where(ReviewItem.entity == entity)
+    stmt = stmt.order_by(col(ReviewItem.score).desc(), col(ReviewItem.id))
     return list(session.exec(stmt))
 
 

@@ -37,8 +37,8 @@ def test_demo_syncs_twice_and_the_second_run_writes_nothing(
     outcome = run_demo(people=60, seed=3, workdir=tmp_path)
 
     assert outcome.first.written > 0
-    assert outcome.first.tools["hubspot"].read > 0
-    assert outcome.first.tools["mailchimp"].read > 0
+    assert outcome.first.tool("hubspot").read > 0
+    assert outcome.first.tool("mailchimp").read > 0
     assert outcome.converged
     assert outcome.second.written == 0
 

@@ -87,8 +87,8 @@ def test_first_run_gives_both_tools_the_same_people_with_golden_values(tools: To
     result = sync()
 
     report = result.report
-    assert report.tools["hubspot"].read > 0
-    assert report.tools["mailchimp"].read > 0
+    assert report.tool("hubspot").read > 0
+    assert report.tool("mailchimp").read > 0
     assert report.written > 0
     hubspot = tools.hubspot_contacts()
     mailchimp = tools.mailchimp_members()
@@ -146,8 +146,8 @@ def test_a_change_in_one_tool_reaches_the_other_and_stops_there(tools: Tools) ->
     tools.edit_hubspot(contact["id"], {"jobtitle": "Chief Revenue Officer"})
     third = sync().report
 
-    assert third.tools["mailchimp"].updated == 1
-    assert third.tools["hubspot"].written == 0
+    assert third.tool("mailchimp").updated == 1
+    assert third.tool("hubspot").written == 0
     member = next(m for m in tools.mailchimp_members() if m["id"] == member_hash)
     assert member["merge_fields"]["JOBTITLE"] == "Chief Revenue Officer"
     assert sync().report.written == 0
@@ -198,8 +198,8 @@ def test_a_record_the_tool_rejects_is_a_dead_letter_and_the_rest_goes_through(
         "fake or invalid" in d.reason and d.payload.get("email_address") == "pat.doe@example.com"
         for d in rejected
     )
-    assert report.tools["mailchimp"].failed == len(rejected)
-    assert report.tools["mailchimp"].created > 0
+    assert report.tool("mailchimp").failed == len(rejected)
+    assert report.tool("mailchimp").created > 0
     malformed = [d for d in _dead_letters() if d.stage == "map"]
     assert all(d.reason and d.payload for d in malformed)
 
@@ -218,7 +218,7 @@ def test_a_failed_page_keeps_the_cursor_where_it_was(tools: Tools) -> None:
     )
     report = sync().report
 
-    assert report.tools["mailchimp"].read_error
+    assert report.tool("mailchimp").read_error
     with Session(engine_from_url()) as session:
         tools_with_cursor = {c.tool for c in session.exec(select(Cursor)).all()}
     assert "mailchimp" not in tools_with_cursor
@@ -226,8 +226,8 @@ def test_a_failed_page_keeps_the_cursor_where_it_was(tools: Tools) -> None:
 
     tools.control("DELETE", "/faults")
     recovered = sync().report
-    assert recovered.tools["mailchimp"].read_error is None
-    assert recovered.tools["mailchimp"].read > 0
+    assert recovered.tool("mailchimp").read_error is None
+    assert recovered.tool("mailchimp").read > 0
 
 
 def test_a_429_with_retry_after_is_honoured(tools: Tools) -> None:
@@ -245,7 +245,7 @@ def test_a_429_with_retry_after_is_honoured(tools: Tools) -> None:
     )
     report = sync().report
 
-    assert report.tools["mailchimp"].created > 0
+    assert report.tool("mailchimp").created > 0
     statuses = [r["status"] for r in tools.requests("mailchimp") if r["method"] == "POST"]
     assert statuses[0] == 429
     assert 200 in statuses[1:]

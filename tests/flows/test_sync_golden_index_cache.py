@@ -33,20 +33,20 @@ def test_golden_index_is_reused_until_a_golden_changes(
         session.commit()
     new = [MappedRecord(tool="hubspot", record_id="9", updated_at=T0, values={"email": "c@x"})]
 
-    known, _, version = sync._known_index(engine, ["hubspot"])
-    first = sync._golden_index(new, known, version)
+    known, _, version = sync._known_index(engine, "person", ["hubspot"])
+    first = sync._golden_index("person", new, known, version)
     assert first is not None
     assert first.uids == ["u1", "u2"]
-    known, _, again = sync._known_index(engine, ["hubspot"])
+    known, _, again = sync._known_index(engine, "person", ["hubspot"])
     assert again == version
-    assert sync._golden_index(new, known, again) is first  # nothing saved: reused
+    assert sync._golden_index("person", new, known, again) is first  # nothing saved: reused
 
     with Session(engine) as session:
         save_golden(session, [_golden("u3", "c@x.com")])
         session.commit()
-    known, _, changed = sync._known_index(engine, ["hubspot"])
+    known, _, changed = sync._known_index(engine, "person", ["hubspot"])
     assert changed != version
-    rebuilt = sync._golden_index(new, known, changed)
+    rebuilt = sync._golden_index("person", new, known, changed)
     assert rebuilt is not first
     assert rebuilt is not None
     assert rebuilt.uids == ["u1", "u2", "u3"]
@@ -54,9 +54,9 @@ def test_golden_index_is_reused_until_a_golden_changes(
     with Session(engine) as session:
         delete_golden(session, "u3")
         session.commit()
-    known, _, after_delete = sync._known_index(engine, ["hubspot"])
+    known, _, after_delete = sync._known_index(engine, "person", ["hubspot"])
     assert after_delete != changed
-    assert sync._golden_index(new, known, after_delete).uids == ["u1", "u2"]  # type: ignore[union-attr]
+    assert sync._golden_index("person", new, known, after_delete).uids == ["u1", "u2"]  # type: ignore[union-attr]
     with Session(engine) as session:
         assert golden_version(session, "person") == after_delete
     engine.dispose()
@@ -65,4 +65,4 @@ def test_golden_index_is_reused_until_a_golden_changes(
 def test_no_index_is_built_when_every_record_is_linked() -> None:
     known = sync.KnownIndex.build({"u1": {"email": "a@x.com"}}, {("hubspot", "1"): "u1"})
     linked = [MappedRecord(tool="hubspot", record_id="1", updated_at=T0, values={})]
-    assert sync._golden_index(linked, known, "1:") is None
+    assert sync._golden_index("person", linked, known, "1:") is None
