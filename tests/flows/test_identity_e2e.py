@@ -28,7 +28,10 @@ SEED_PEOPLE, SEED = 120, 7  # what tests/flows/conftest.py seeds
 
 def _links() -> dict[str, str]:
     with Session(engine_from_url()) as session:
-        return {f"{x.tool}:{x.record_id}": x.unified_id for x in session.exec(select(Link))}
+        return {
+            f"{x.tool}:{x.record_id}": x.unified_id
+            for x in session.exec(select(Link).where(Link.entity == "person"))
+        }
 
 
 def _seeded_records() -> list[tuple[str, str, dict[str, str | None]]]:
@@ -73,7 +76,9 @@ def test_seeded_duplicates_become_one_golden_and_look_alikes_stay_apart(tools: T
     links = _links()
     with Session(engine_from_url()) as s_:
         ev = [
-            d.evidence for d in s_.exec(select(MatchDecision)) if d.record_id in (alike_a, alike_b)
+            d.evidence
+            for d in s_.exec(select(MatchDecision).where(MatchDecision.entity == "person"))
+            if d.record_id in (alike_a, alike_b)
         ]
     assert links[f"hubspot:{alike_a}"] != links[f"hubspot:{alike_b}"], ev
     truth = _seeded_truth()
@@ -98,7 +103,10 @@ def test_seeded_duplicates_become_one_golden_and_look_alikes_stay_apart(tools: T
         assert len(set(phones)) == len(phones), f"{person}: a shared phone was not merged"
     assert len(split_people) <= 0.10 * len(goldens_of), split_people
     with Session(engine_from_url()) as session:
-        queued = {frozenset((r.left_key, r.right_key)) for r in session.exec(select(ReviewItem))}
+        queued = {
+            frozenset((r.left_key, r.right_key))
+            for r in session.exec(select(ReviewItem).where(ReviewItem.entity == "person"))
+        }
     reviewed = [
         p
         for p in split_people
@@ -109,7 +117,9 @@ def test_seeded_duplicates_become_one_golden_and_look_alikes_stay_apart(tools: T
     ]
     assert len(reviewed) >= len(split_people) // 2, (split_people, reviewed)
     with Session(engine_from_url()) as session:
-        decisions = list(session.exec(select(MatchDecision)))
+        decisions = list(
+            session.exec(select(MatchDecision).where(MatchDecision.entity == "person"))
+        )
     assert decisions
     assert all("rule" in d.evidence for d in decisions)
     probabilistic = [d for d in decisions if d.rule in ("email", "probabilistic")]
@@ -162,7 +172,7 @@ def _hubspot_by_golden() -> dict[str, list[str]]:
 
 def _provenance_names(record_id: str) -> bool:
     with Session(engine_from_url()) as session:
-        rows = list(session.exec(select(GoldenRecord)))
+        rows = list(session.exec(select(GoldenRecord).where(GoldenRecord.entity == "person")))
     for row in rows:
         for source in row.provenance.values():
             if source["tool"] == "hubspot" and source["record_id"] == record_id:
@@ -174,7 +184,10 @@ def _provenance_names(record_id: str) -> bool:
 
 def _goldens() -> set[str]:
     with Session(engine_from_url()) as session:
-        return {g.unified_id for g in session.exec(select(GoldenRecord))}
+        return {
+            g.unified_id
+            for g in session.exec(select(GoldenRecord).where(GoldenRecord.entity == "person"))
+        }
 
 
 def test_merges_made_in_hubspot_are_followed(tools: Tools) -> None:
