@@ -17,6 +17,7 @@ from matching.blocking import Pairs, block_pairs
 from matching.cluster import cluster
 from matching.fellegi_sunter import (
     ComparisonParams,
+    Gamma,
     Model,
     apply_overrides,
     comparison_vectors,
@@ -81,12 +82,17 @@ def train(
 ) -> Model:
     """Learn u, m and the prior from ``table`` and its candidate pairs, without labels.
 
-    u comes from random pairs. m comes from one EM session per blocking rule, each over the
+    u comes from random pairs. m starts from one EM session per blocking rule, each over the
     rule's own pairs and blind to the columns the rule blocks on (those agree by
     construction, so they cannot teach what a match looks like); a comparison's m is the mean
-    over the sessions that could see it, as Splink does. The prior is the expected number of
-    matches among the candidates over the number of all possible pairs. ``learn_m=False``
-    keeps the generic m (too few records for EM) and still measures u and the prior.
+    over the sessions that could see it, as Splink does. Each session only sees matches that
+    agree on its rule, though, so when a copy carries few errors it sees the *other* fields
+    wrong more often than they are. A joint EM over every training rule's pairs, all fields
+    visible, then refines m from that start and learns how the fields' errors go together
+    (the dependence factor): a match missed by one rule comes in through another, so no field
+    is forced to agree. The prior is the expected number of matches among the candidates over
+    the number of all possible pairs. ``learn_m=False`` keeps the generic m (too few records
+    for EM) and still measures u and the prior.
     """
     model = default_model(settings)
     if labels is not None:
@@ -95,14 +101,17 @@ def train(
         estimate_u(model.comparisons, left, right, seed=seed)
     else:
         estimate_u(model.comparisons, table, seed=seed)
-    if learn_m:
-        _learn_m(settings, model, table, pairs, seed)
-    apply_overrides(model, settings)
+    total = max(_total_pairs(len(table), labels), 1.0)
     rows = _sample(np.arange(len(pairs)), _EM_SAMPLE, seed)
     gamma = comparison_vectors(model.comparisons, table, pairs.left[rows], table, pairs.right[rows])
-    total = max(_total_pairs(len(table), labels), 1.0)
     scale = len(pairs) / max(len(rows), 1)
-    model.prior = fit_prior(model.comparisons, gamma, total, scale=scale)
+    if learn_m:
+        _learn_m(settings, model, table, pairs, seed)
+        _learn_joint(settings, model, gamma, pairs.rules[rows], total, scale)
+    apply_overrides(model, settings)
+    model.prior = fit_prior(
+        model.comparisons, gamma, total, scale=scale, dependence=model.dependence
+    )
     expected = model.prior * total
     model.trained_on = len(pairs)
     model.trained_records = len(table)
@@ -136,7 +145,7 @@ def _learn_m(settings: MatchSettings, model: Model, table: Table, pairs: Pairs, 
             for c in active
         ]
         gamma = comparison_vectors(session, table, pairs.left[rows], table, pairs.right[rows])
-        share = fit_m(session, gamma)
+        share = fit_m(session, gamma).share
         logger.info("EM session %s: %d pairs, %.3f matches", rule.name, len(rows), share)
         for c, params in zip(active, session, strict=True):
             m = np.asarray(params.m)
@@ -146,6 +155,35 @@ def _learn_m(settings: MatchSettings, model: Model, table: Table, pairs: Pairs, 
         total = sums[c]
         if total is not None:
             params.m = list(total / seen[c])
+
+
+def _learn_joint(
+    settings: MatchSettings,
+    model: Model,
+    gamma: Gamma,
+    rules: npt.NDArray[np.uint32],
+    total: float,
+    scale: float,
+) -> None:
+    """m (from the sessions' start) and the dependence, over the sampled candidates that a
+    training rule proposed (``scale`` candidates per row), the prior over ``total`` pairs."""
+    bits = np.uint32(0)
+    for bit, rule in enumerate(settings.blocking):
+        if rule in settings.training_rules:
+            bits |= np.uint32(1) << np.uint32(bit)
+    rows = np.flatnonzero(rules & bits)
+    if len(rows) < _MIN_SESSION_PAIRS:
+        return
+    fitted = fit_m(
+        model.comparisons, gamma[rows], learn_dependence=True, total_pairs=total, scale=scale
+    )
+    model.dependence = fitted.dependence
+    logger.info(
+        "joint EM: %d pairs, %.4f matches, dependence %s",
+        len(rows),
+        fitted.share,
+        [round(d, 2) for d in fitted.dependence],
+    )
 
 
 def tf_columns(model: Model) -> list[str]:

@@ -7,7 +7,15 @@ to their distinct patterns so that millions of pairs cost a few thousand rows pe
 The prior is the chance that two *random* records match (not two candidates: agreeing on a
 blocking key is already counted in the weights). Hand-set values from the settings file
 override what was learned. A pair's match weight is ``log2(prior odds) + sum(log2(m/u))``,
-plus a term-frequency adjustment on exact matches of rare or common values.
+plus a term-frequency adjustment on exact matches of rare or common values, plus the
+dependence weight below.
+
+The same person's fields are not independent: a copy of a record usually carries few errors,
+so "exactly one field off" is far more common among matches, and "three fields off" far
+rarer, than the product of the per-field m says. The match side therefore has one more
+factor, ``psi(k)`` for ``k`` present fields short of exact agreement, learned by the same EM
+and normalised per set of present fields so that it stays a probability. ``psi`` never rises
+with ``k``: one more disagreement is never evidence *for* a match.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from matching.table import Table
 
 __all__ = [
     "ComparisonParams",
+    "Fitted",
     "Model",
     "apply_overrides",
     "capped",
     "comparison_vectors",
     "default_model",
+    "dependence_weights",
     "estimate_u",
     "fit_m",
     "fit_prior",
@@ -91,6 +101,8 @@ class Model:
     tf_tables: dict[str, dict[str, float]] = field(default_factory=dict)
     trained_on: int = 0
     trained_records: int = 0
+    # log2 psi(k) per number k of present fields short of exact; empty: fields independent.
+    dependence: list[float] = field(default_factory=list)
 
     @property
     def prior_weight(self) -> float:
@@ -101,6 +113,7 @@ class Model:
             "prior": self.prior,
             "trained_on": self.trained_on,
             "trained_records": self.trained_records,
+            "dependence": self.dependence,
             "comparisons": [
                 {
                     "name": c.name,
@@ -121,12 +134,16 @@ class Model:
         """The stored model; one stored with other levels than today's counts as untrained.
 
         ``trained_records = 0`` makes the next run retrain it instead of scoring today's
-        comparison levels with another release's weights.
+        comparison levels with another release's weights. A model stored before fields'
+        dependence was learned is retrained too.
         """
         model = cls._from_dict(data)
         stale = [c.name for c in model.comparisons if c.levels != level_names(c.kind)]
         if stale:
             logger.warning("stored model has outdated levels for %s: retraining", stale)
+            model.trained_records = 0
+        elif "dependence" not in data:
+            logger.warning("stored model predates the dependence of fields: retraining")
             model.trained_records = 0
         return model
 
@@ -149,6 +166,7 @@ class Model:
             prior=float(data["prior"]),
             trained_on=int(data.get("trained_on", 0)),
             trained_records=int(data.get("trained_records", 0)),
+            dependence=[float(x) for x in data.get("dependence", [])],
         )
 
 
@@ -278,14 +296,59 @@ def _patterns(gamma: Gamma) -> tuple[Gamma, FloatArray]:
     return patterns, counts.astype(np.float64)
 
 
-def _log_ratio(comparisons: Sequence[ComparisonParams], patterns: Gamma) -> FloatArray:
+def _shortfall(comparisons: Sequence[ComparisonParams], gamma: Gamma) -> tuple[IntArray, IntArray]:
+    """Per row: how many present fields fall short of exact, and the present fields as bits."""
+    tops = np.asarray([len(p.levels) - 1 for p in comparisons], dtype=np.int8)
+    present = gamma != NULL
+    short = ((gamma != tops) & present).sum(axis=1).astype(np.int64)
+    bits = np.left_shift(np.int64(1), np.arange(gamma.shape[1], dtype=np.int64))
+    return short, (present.astype(np.int64) * bits).sum(axis=1)
+
+
+def _independent_shortfall(exact: FloatArray, mask: int) -> FloatArray:
+    """Chance of k fields short of exact (index k) among the fields in ``mask``, if the
+    fields were independent: ``exact[c]`` is field c's m at its exact level."""
+    dist = np.ones(1)
+    for c, e in enumerate(exact):
+        if mask >> c & 1:
+            dist = np.convolve(dist, [e, 1.0 - e])
+    out = np.zeros(len(exact) + 1)
+    out[: len(dist)] = dist
+    return out
+
+
+def dependence_weights(
+    comparisons: Sequence[ComparisonParams], dependence: Sequence[float], gamma: Gamma
+) -> FloatArray:
+    """log2 of each pair's dependence factor ``psi(k) / Z``: 0 when fields are independent.
+
+    ``Z`` sums ``psi`` over what independent fields would give for the same present fields,
+    so the match side stays a probability whichever fields a pair is missing.
+    """
+    if not len(dependence) or not len(gamma):
+        return np.zeros(len(gamma))
+    log_psi = np.asarray(dependence, dtype=np.float64)
+    short, mask = _shortfall(comparisons, gamma)
+    exact = np.asarray([p.m[-1] for p in comparisons], dtype=np.float64)
+    masks, inverse = np.unique(mask, return_inverse=True)
+    log_z = np.array(
+        [math.log2(float(_independent_shortfall(exact, int(b)) @ np.exp2(log_psi))) for b in masks]
+    )
+    return np.asarray(log_psi[short] - log_z[inverse.reshape(-1)], dtype=np.float64)
+
+
+def _log_ratio(
+    comparisons: Sequence[ComparisonParams],
+    patterns: Gamma,
+    dependence: Sequence[float] = (),
+) -> FloatArray:
     """Natural-log m/u ratio of each pattern, capped as in scoring (missing adds nothing)."""
     out = np.zeros(len(patterns))
     for c, params in enumerate(comparisons):
         # Index -1 (null) lands on the appended 0: a missing value says nothing.
         table = np.append(params.weights() * math.log(2.0), 0.0)
         out += table[patterns[:, c]]
-    return out
+    return out + dependence_weights(comparisons, dependence, patterns) * math.log(2.0)
 
 
 def _posterior(log_ratio: FloatArray, prior: float) -> FloatArray:
@@ -299,29 +362,91 @@ def _floored(probs: FloatArray) -> list[float]:
     return list(floored / floored.sum())
 
 
+def _non_increasing(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The weighted least-squares non-increasing fit of ``values`` (pool adjacent violators)."""
+    blocks: list[tuple[float, float, int]] = []  # (weighted sum, weight, length)
+    for v, w in zip(values.tolist(), weights.tolist(), strict=True):
+        blocks.append((v * w, w, 1))
+        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] < blocks[-1][0] * blocks[-2][1]:
+            s2, w2, n2 = blocks.pop()
+            s1, w1, n1 = blocks.pop()
+            blocks.append((s1 + s2, w1 + w2, n1 + n2))
+    return np.concatenate([np.full(n, s / w) for s, w, n in blocks])
+
+
+def _fit_dependence(
+    comparisons: Sequence[ComparisonParams], short: IntArray, mask: IntArray, w_match: FloatArray
+) -> list[float]:
+    """log2 psi(k): how much likelier the matches' count of fields short of exact is than
+    independent fields (with the current m) predict, floored like m and never rising in k."""
+    total = float(w_match.sum())
+    n = len(comparisons)
+    if total <= 0:
+        return []
+    exact = np.asarray([p.m[-1] for p in comparisons], dtype=np.float64)
+    masks, inverse = np.unique(mask, return_inverse=True)
+    per_mask = np.bincount(inverse.reshape(-1), weights=w_match, minlength=len(masks))
+    expected = sum(
+        (w * _independent_shortfall(exact, int(b)) for b, w in zip(masks, per_mask, strict=True)),
+        start=np.zeros(n + 1),
+    )
+    expected = expected / total
+    possible = np.flatnonzero(expected > 1e-12)
+    observed = np.bincount(short, weights=w_match, minlength=n + 1)[possible] / total
+    observed = np.maximum(observed, _M_FLOOR)
+    observed /= observed.sum()
+    ratio = _non_increasing(observed / expected[possible], expected[possible])
+    psi = np.full(n + 1, ratio[-1])  # counts no pair can reach keep the last (lowest) value
+    psi[possible] = ratio
+    return [float(x) for x in np.log2(psi)]
+
+
+@dataclass
+class Fitted:
+    """What one EM run learned besides m: the share of matches among the pairs it saw, the
+    prior (when it ran over all possible pairs) and, if asked, log2 psi."""
+
+    share: float
+    prior: float
+    dependence: list[float]
+
+
 def fit_m(
     comparisons: list[ComparisonParams],
     gamma: Gamma,
     *,
-    iterations: int = 40,
+    learn_dependence: bool = False,
+    total_pairs: float | None = None,
+    scale: float = 1.0,
+    iterations: int = 60,
     tolerance: float = 1e-5,
-) -> float:
-    """EM over candidate pairs: m per level, in place; returns the share of matches.
+) -> Fitted:
+    """EM over candidate pairs: m per level, in place (and the fields' dependence if asked).
 
     u stays what random sampling measured (as in Splink): re-estimating it among candidate
     pairs, which agree on their blocking keys by construction, lets EM call "shares a last
-    name" a match and learn absurd weights.
+    name" a match and learn absurd weights. The share of matches is free among the pairs of
+    one blocking rule (a session). With ``total_pairs`` the pairs are the candidates of many
+    rules (``scale`` candidates per row), and the prior is the one of all possible pairs, as
+    in ``fit_prior``: a free share would let a rule that proposes many pairs ("same birth
+    year") pass for what matches have in common.
     """
     if len(gamma) == 0 or not comparisons:
-        return 0.0
+        return Fitted(0.0, _DEFAULT_PRIOR, [])
     patterns, counts = _patterns(gamma)
-    prior = 0.1
+    short, mask = _shortfall(comparisons, patterns)
+    dependence: list[float] = []
+    # Over all pairs the prior starts where m and u as they are put it (the fixed point).
+    free = total_pairs is None
+    prior = 0.1 if total_pairs is None else fit_prior(comparisons, gamma, total_pairs, scale=scale)
+    share = prior
     for _ in range(iterations):
-        p = _posterior(_log_ratio(comparisons, patterns), prior)
+        p = _posterior(_log_ratio(comparisons, patterns, dependence), prior)
         w_match = p * counts
-        new_prior = float(w_match.sum() / counts.sum())
-        delta = abs(new_prior - prior)
-        prior = min(max(new_prior, 1e-6), 1 - 1e-6)
+        share = float(w_match.sum() / counts.sum())
+        new_prior = share if free else float(w_match.sum()) * scale / (total_pairs or 1.0)
+        delta = abs(math.log(max(new_prior, 1e-12) / prior))
+        prior = min(max(new_prior, 1e-12), 1 - 1e-6)
         for c, params in enumerate(comparisons):
             n_levels = len(params.levels)
             col = patterns[:, c]
@@ -332,9 +457,17 @@ def fit_m(
             new_m = _floored((m_counts + _SMOOTH / n_levels) / (m_counts.sum() + _SMOOTH))
             delta = max(delta, float(np.abs(np.asarray(new_m) - params.m).max()))
             params.m = new_m
+        if learn_dependence:
+            new_dep = _fit_dependence(comparisons, short, mask, w_match)
+            if len(dependence) == len(new_dep):
+                change = np.abs(np.exp2(new_dep) - np.exp2(dependence)).max(initial=0.0)
+                delta = max(delta, float(change))
+            else:
+                delta = max(delta, 1.0)
+            dependence = new_dep
         if delta < tolerance:
             break
-    return prior
+    return Fitted(share, prior, dependence)
 
 
 def fit_prior(
@@ -344,8 +477,9 @@ def fit_prior(
     *,
     scale: float = 1.0,
     iterations: int = 100,
+    dependence: Sequence[float] = (),
 ) -> float:
-    """Chance that two random records match, with m and u held fixed.
+    """Chance that two random records match, with m, u and the dependence held fixed.
 
     A fixed point over all ``total_pairs`` possible pairs, the pairs blocking never proposed
     counted as non-matches: ``prior = expected matches among candidates / total_pairs``, the
@@ -355,7 +489,7 @@ def fit_prior(
     if len(gamma) == 0 or total_pairs <= 0:
         return _DEFAULT_PRIOR
     patterns, counts = _patterns(gamma)
-    ratio = _log_ratio(comparisons, patterns)
+    ratio = _log_ratio(comparisons, patterns, dependence)
     counts = counts * scale
     prior = min(max(0.1 * counts.sum() / total_pairs, 1e-12), 0.5)
     for _ in range(iterations):

@@ -2,7 +2,9 @@
 
 The total match weight is the prior's log-odds plus one weight per comparison (its level's
 ``log2(m/u)``; 0 when a value is missing), with the term-frequency adjustment added on exact
-matches. A deterministic key (equal normalized email) decides on its own: probability 1.
+matches and the dependence weight (how the count of fields short of exact agreement fits the
+way the same person's records differ, see ``fellegi_sunter``). A deterministic key (equal
+normalized email) decides on its own: probability 1.
 ``explain`` turns one pair back into the evidence stored with a link.
 """
 
@@ -16,7 +18,13 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.comparisons import NULL
-from matching.fellegi_sunter import ComparisonParams, Gamma, Model, comparison_vectors
+from matching.fellegi_sunter import (
+    ComparisonParams,
+    Gamma,
+    Model,
+    comparison_vectors,
+    dependence_weights,
+)
 from matching.settings import MatchSettings
 from matching.table import Table
 
@@ -36,6 +44,7 @@ class Scored:
     right: IntArray
     gamma: Gamma
     tf_adjust: FloatArray  # (pairs x comparisons), 0 where no adjustment applies
+    dependence: FloatArray  # per pair, 0 when the model treats fields as independent
     weight: FloatArray
     probability: FloatArray
     deterministic: npt.NDArray[np.bool_]
@@ -88,6 +97,8 @@ def score_pairs(
         table = np.append(params.weights(), 0.0)  # index -1 (missing) -> 0
         weight += table[gamma[:, c]]
     weight += adjust.sum(axis=1)
+    dependence = dependence_weights(model.comparisons, model.dependence, gamma)
+    weight += dependence
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     deterministic = np.zeros(len(left_rows), dtype=bool)
     for column in settings.deterministic:
@@ -100,6 +111,7 @@ def score_pairs(
         right=right_rows,
         gamma=gamma,
         tf_adjust=adjust,
+        dependence=dependence,
         weight=weight,
         probability=probability,
         deterministic=deterministic,
@@ -140,7 +152,7 @@ def explain(
         rules = [r.name for b, r in enumerate(settings.blocking) if rule_bits >> b & 1]
         memo[("rules", rule_bits)] = rules
     probability = float(scored.probability[k])
-    return {
+    out = {
         "keys": keys,
         "blocked_by": rules,
         "prior_weight": round(model.prior_weight, 3),
@@ -149,6 +161,10 @@ def explain(
         "score": probability if math.isfinite(probability) else 0.0,
         "decision": decide(probability, settings),
     }
+    dependence = float(scored.dependence[k])
+    if dependence:
+        out["dependence_weight"] = round(dependence, 3)
+    return out
 
 
 def _comparisons(

@@ -24,6 +24,7 @@ from sandbox.faults import partial_batch_every
 from sandbox.gate import Gate, guard, json_body
 from sandbox.hubspot_associations import association_pair
 from sandbox.hubspot_data import OBJECT_TYPE_IDS, HubSpotError, HubSpotObjects
+from sandbox.hubspot_properties import PropertyError
 from sandbox.hubspot_search import run_search
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
@@ -83,7 +84,7 @@ def hubspot_error_renderer(status: int, message: str) -> tuple[dict[str, Any], d
     return _error_body(category, message), {}
 
 
-def _error_response(err: HubSpotError) -> JSONResponse:
+def _error_response(err: HubSpotError | PropertyError) -> JSONResponse:
     return JSONResponse(
         _error_body(err.category, err.message, err.context, err.sub_category), err.status
     )
@@ -106,7 +107,9 @@ def _writes(scope: Scope) -> bool:
 
 
 def _missing_scopes_body(path: str) -> dict[str, Any]:
-    object_type = path.split("/objects/", 1)[-1].split("/", 1)[0] or "contacts"
+    area = "schemas" if "/properties/" in path else "objects"
+    object_type = path.split(f"/{'properties' if area == 'schemas' else 'objects'}/", 1)[-1]
+    object_type = _type_name(object_type.split("/", 1)[0] or "contacts")
     body = _error_body(
         "MISSING_SCOPES",
         "This app hasn't been granted all required scopes to make this call. "
@@ -115,7 +118,7 @@ def _missing_scopes_body(path: str) -> dict[str, Any]:
     body["errors"] = [
         {
             "message": "One or more of the following scopes are required.",
-            "context": {"requiredGranularScopes": [f"crm.objects.{object_type}.write"]},
+            "context": {"requiredGranularScopes": [f"crm.{area}.{object_type}.write"]},
         }
     ]
     body["links"] = {"scopes": "https://developers.hubspot.com/scopes"}
@@ -156,7 +159,7 @@ class _Gate(Gate):
         await self.forward(scope, receive, send, extra)
 
 
-_guard = guard(HubSpotError, _error_response)
+_guard = guard((HubSpotError, PropertyError), _error_response)
 
 
 async def _json_body(request: Request) -> Any:
@@ -385,6 +388,30 @@ class _HubSpotRoutes:
             props = [*objects.kind.default_properties, "hs_merged_object_ids"]
             return JSONResponse(objects.to_json(primary, props))
 
+    # -- properties (the account's schema) -------------------------------------------------
+
+    async def properties_list(self, request: Request) -> Response:
+        objects = self.objects(request)
+        with self.state.lock:
+            return JSONResponse({"results": objects.properties.all()})
+
+    async def property_get(self, request: Request) -> Response:
+        objects = self.objects(request)
+        with self.state.lock:
+            return JSONResponse(objects.properties.get(request.path_params["property_name"]))
+
+    async def property_create(self, request: Request) -> Response:
+        objects = self.objects(request)
+        body = await _json_body(request)
+        with self.state.lock:
+            return JSONResponse(objects.define_property(body, self.state.now_ms()), 201)
+
+    async def property_archive(self, request: Request) -> Response:
+        objects = self.objects(request)
+        with self.state.lock:
+            objects.archive_property(request.path_params["property_name"])
+        return Response(status_code=204)
+
     # -- associations v4 --------------------------------------------------------------------
 
     async def associations_page(self, request: Request) -> Response:
@@ -554,14 +581,16 @@ class _HubSpotRoutes:
             )
 
     async def batch_guarded(self, request: Request) -> Response:
-        """Whole-request validation (duplicates) before per-item work."""
+        """Whole-request validation (upsert keys, duplicates) before per-item work."""
         action = request.path_params["action"]
-        if action in ("upsert", "create"):
+        if action in ("upsert", "create", "update"):
             body = await _json_body(request)
             if isinstance(body, dict) and isinstance(body.get("inputs"), list):
+                if action != "create":
+                    self._check_id_properties(self.objects(request), action, body["inputs"])
                 if action == "upsert":
                     self._check_duplicates(body["inputs"], lambda i: str(i.get("id", "")).lower())
-                else:
+                elif action == "create":
                     self._check_duplicates(
                         body["inputs"],
                         lambda i: (
@@ -569,6 +598,20 @@ class _HubSpotRoutes:
                         ),
                     )
         return await self.batch(request)
+
+    def _check_id_properties(self, objects: HubSpotObjects, action: str, inputs: list[Any]) -> None:
+        """An ``idProperty`` that is not a unique property fails the whole call (400), as
+        HubSpot does; an upsert must name one, an update may leave it out (ids)."""
+        with self.state.lock:
+            unique = objects.unique_properties
+        for item in inputs:
+            if not isinstance(item, dict):
+                continue
+            id_property = item.get("idProperty")
+            if action == "update" and id_property in (None, "", "hs_object_id"):
+                continue
+            if id_property not in unique:
+                raise objects.not_unique(str(id_property or ""))
 
     def _batch_read(
         self, objects: HubSpotObjects, item: dict[str, Any], body: dict[str, Any]
@@ -617,15 +660,9 @@ class _HubSpotRoutes:
     ) -> dict[str, Any]:
         props = _properties_of(item)
         ref = str(item.get("id", ""))
-        id_property = item.get("idProperty")
-        if not id_property or id_property not in objects.kind.unique:
-            raise HubSpotError(
-                400,
-                "VALIDATION_ERROR",
-                "Upsert requires idProperty to be a unique property: "
-                f"{sorted(objects.kind.unique)}",
-                context={"idProperty": [str(id_property)]},
-            )
+        id_property = str(item.get("idProperty") or "")
+        if id_property not in objects.unique_properties:
+            raise objects.not_unique(id_property)
         rec = objects.resolve(ref, id_property)
         if rec is None:
             create_props = {id_property: ref, **props}
@@ -651,6 +688,7 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
     r = _HubSpotRoutes(state)
     base = "/crm/v3/objects/{object_type}"
     v4 = "/crm/v4/objects/{object_type}/{object_id}/associations"
+    props = "/crm/v3/properties/{object_type}"
     router = Router(
         routes=[
             Route(base + "/search", _guard(r.search), methods=["POST"]),
@@ -661,6 +699,10 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
             Route(base + "/{object_id}", _guard(r.get_one), methods=["GET"]),
             Route(base + "/{object_id}", _guard(r.update), methods=["PATCH"]),
             Route(base + "/{object_id}", _guard(r.archive), methods=["DELETE"]),
+            Route(props, _guard(r.properties_list), methods=["GET"]),
+            Route(props, _guard(r.property_create), methods=["POST"]),
+            Route(props + "/{property_name}", _guard(r.property_get), methods=["GET"]),
+            Route(props + "/{property_name}", _guard(r.property_archive), methods=["DELETE"]),
             Route(v4 + "/{to_object_type}", _guard(r.associations_page), methods=["GET"]),
             Route(
                 v4 + "/default/{to_object_type}/{to_object_id}",

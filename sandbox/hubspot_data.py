@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.hubspot_associations import HubSpotAssociations
+from sandbox.hubspot_properties import PropertySchema
 from sandbox.store import RecordStore
 from sandbox.timefmt import iso_ms_z, parse_instant_ms
 
@@ -25,6 +26,7 @@ __all__ = [
     "DEAL_STAGES",
     "LIFECYCLE_STAGES",
     "OBJECT_TYPE_IDS",
+    "PORTAL_ID",
     "HubSpotData",
     "HubSpotError",
     "HubSpotObjects",
@@ -55,6 +57,8 @@ DEAL_STAGES = (
 DEAL_PIPELINES = ("default",)
 OBJECT_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals"}
 """HubSpot's objectTypeIds, accepted wherever an object type name is."""
+PORTAL_ID = 24_681_357
+"""The sandbox account's HubSpot portal (hub) id, as error messages name it."""
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 
@@ -208,14 +212,15 @@ class HubSpotRecord:
 
 
 class HubSpotObjects:
-    """One object type's records, unique-property indexes and merge history."""
+    """One object type's records, property definitions, unique indexes and merge history."""
 
     def __init__(self, kind: ObjectKind, first_id: int) -> None:
         self.kind = kind
         self.store: RecordStore[int] = RecordStore()
         self.archived: dict[int, HubSpotRecord] = {}
         self.merged_into: dict[int, int] = {}
-        self._unique: dict[str, dict[str, int]] = {p: {} for p in kind.unique}
+        self.properties = PropertySchema(kind)
+        self._unique: dict[str, dict[str, int]] = {p: {} for p in self.properties.unique}
         self._first_id = first_id
         self.next_id = first_id
         self.on_gone: Callable[[int, int | None], None] | None = None
@@ -238,16 +243,41 @@ class HubSpotObjects:
             if not value.isdigit():
                 return None
             return self.record(int(value))
-        if id_property not in self.kind.unique:
-            raise HubSpotError(
-                400,
-                "VALIDATION_ERROR",
-                f"Property '{id_property}' is not a unique identifier property.",
-                context={"idProperty": [str(id_property)]},
-            )
+        if id_property not in self._unique:
+            raise self.not_unique(str(id_property))
         key = value.strip().lower() if id_property == "email" else value
         object_id = self._unique[id_property].get(key)
         return self.record(object_id) if object_id is not None else None
+
+    @property
+    def unique_properties(self) -> frozenset[str]:
+        """Properties an upsert or a lookup may key on (``idProperty``)."""
+        return frozenset(self._unique)
+
+    def not_unique(self, id_property: str) -> HubSpotError:
+        """HubSpot's answer to an ``idProperty`` that is not a unique property (or none)."""
+        type_id = next(k for k, v in OBJECT_TYPE_IDS.items() if v == self.kind.name)
+        return HubSpotError(
+            400,
+            "VALIDATION_ERROR",
+            f"Unable to perform update/upsert by non-unique {type_id} property {id_property} "
+            f"in portal ID {PORTAL_ID}",
+            context={"idProperty": [id_property]},
+        )
+
+    def define_property(self, body: Any, now_ms: int) -> dict[str, Any]:
+        """Create a custom property; a unique one becomes usable as an upsert key."""
+        created = self.properties.create(body, now_ms)
+        if created["hasUniqueValue"]:
+            self._unique[created["name"]] = {}
+        return created
+
+    def archive_property(self, name: str) -> None:
+        """Drop a custom property and every record's value of it."""
+        self.properties.archive(name)
+        self._unique.pop(name, None)
+        for raw in self.store.values():
+            raw["r"].properties.pop(name, None)
 
     def property_value(self, rec: HubSpotRecord, name: str) -> str | None:
         if name == "hs_object_id":
@@ -293,7 +323,7 @@ class HubSpotObjects:
                     f'cannot be set.","error":"READ_ONLY_VALUE","name":"{name}"}}'
                 )
                 continue
-            if name not in self.kind.writable:
+            if name not in self.properties.writable:
                 problems.append(
                     f'{{"isValid":false,"message":"Property \\"{name}\\" does not exist",'
                     f'"error":"PROPERTY_DOESNT_EXIST","name":"{name}"}}'
@@ -340,7 +370,7 @@ class HubSpotObjects:
         return cleaned
 
     def _check_unique(self, cleaned: dict[str, str | None], own_id: int | None) -> None:
-        for prop in self.kind.unique:
+        for prop in self._unique:
             value = cleaned.get(prop)
             if not value:
                 continue
@@ -422,7 +452,7 @@ class HubSpotObjects:
         self.store.remove(secondary.id)
         self._index(HubSpotRecord(secondary.id, {}, 0, 0), secondary.properties)
         for name, value in secondary.properties.items():
-            if name in self.kind.unique:
+            if name in self._unique:
                 continue
             primary.properties.setdefault(name, value)
         sec_email = secondary.properties.get("email")

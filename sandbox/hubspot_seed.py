@@ -5,6 +5,12 @@
 whitespace (imported data); ~1.25% broken or fake-domain emails; nicknames and sloppy names;
 phones typed every way; ~2% duplicate contacts with the person's personal email; sparse fields.
 Deals: 0-3 per company, associated with it (primary) and with 1-2 of its contacts.
+
+Companies: one per org with contacts, plus every look-alike org (a prospect with no contact
+yet). Their mess comes from a `random.Random` of its own (seed + "hubspot:companies"), so
+contacts and deals are exactly what they were without it: ~15% of domains typed as a URL or in
+capitals, ~5% missing, and ~5% of companies duplicated (another spelling of the name, the domain
+as a URL or missing, sometimes a phone).
 """
 
 from __future__ import annotations
@@ -17,10 +23,14 @@ from sandbox.state import SandboxState
 from sandbox.timefmt import iso_ms_z, parse_instant_ms
 from sandbox.world import (
     COUNTRY_NAMES,
+    OrgTruth,
     PeopleWorld,
     PersonTruth,
     ToolSeed,
     broken_email,
+    confusable_orgs,
+    mess_company_name,
+    mess_domain,
     mess_name,
     nickname,
     pad_email,
@@ -28,7 +38,7 @@ from sandbox.world import (
     record_times,
 )
 
-__all__ = ["IN_HUBSPOT", "load", "render"]
+__all__ = ["COMPANY_DUPLICATES", "IN_HUBSPOT", "load", "render"]
 
 IN_HUBSPOT = 0.80
 """People with ``draw(p, "crm-marketing") < IN_HUBSPOT`` are HubSpot contacts."""
@@ -40,6 +50,10 @@ _DERIVED = (
     "hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate", "associations",
 )  # fmt: skip
 _OWNER_IDS = ("31245001", "31245002", "31245003", "31245004")
+COMPANY_DUPLICATES = 0.05
+"""Share of companies someone created a second time (at least one)."""
+_MESSY_DOMAIN = 0.15
+_NO_DOMAIN = 0.05
 _PRODUCTS = ("Platform", "Renewal", "Expansion", "Pilot", "Support plan", "Onboarding")
 
 
@@ -148,7 +162,71 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
         )
         seed.truth[f"hubspot:companies:{company_id}"] = org.id
     _render_deals(world, rng, seed, sorted(used_orgs), org_contacts)
+    _mess_companies(world, seed, used_orgs)
     return seed
+
+
+def _mess_companies(world: PeopleWorld, seed: ToolSeed, used_orgs: set[int]) -> None:
+    """Domains typed every way, look-alike companies and duplicates (own randomness)."""
+    rng = random.Random(f"revsync-world:{world.seed}:tool:hubspot:companies")
+    companies = seed.streams["companies"]
+    next_id = _FIRST_COMPANY_ID + len(companies)
+    orgs_by_id = {o.id: o for o in world.orgs}
+    for index, org in enumerate(world.orgs):
+        if org.lookalike_of is None or index in used_orgs:
+            continue
+        created, modified = record_times(rng, world)
+        companies.append(
+            {
+                "hs_object_id": str(next_id),
+                "name": org.name,
+                "domain": org.domain,
+                "industry": org.industry if rng.random() < 0.7 else None,
+                "city": org.city if rng.random() < 0.6 else None,
+                "country": COUNTRY_NAMES[org.country] if rng.random() < 0.8 else None,
+                "phone": random_phone_format(rng, org.phone) if rng.random() < 0.5 else None,
+                "createdate": iso_ms_z(created),
+                "hs_lastmodifieddate": iso_ms_z(modified),
+            }
+        )
+        seed.truth[f"hubspot:companies:{next_id}"] = org.id
+        next_id += 1
+    confusable = confusable_orgs(world.orgs)
+
+    def org_of(company: dict[str, Any]) -> OrgTruth:
+        return orgs_by_id[seed.truth[f"hubspot:companies:{company['hs_object_id']}"]]
+
+    for company in companies:
+        roll = rng.random()
+        if roll < _NO_DOMAIN and org_of(company).id not in confusable:
+            company["domain"] = None
+        elif roll < _NO_DOMAIN + _MESSY_DOMAIN:
+            company["domain"] = mess_domain(rng, company["domain"])
+    count = max(1, round(len(companies) * COMPANY_DUPLICATES)) if companies else 0
+    for position in sorted(rng.sample(range(len(companies)), count)):
+        org = org_of(companies[position])
+        companies.append(_duplicate_company(rng, world, org, next_id, org.id in confusable))
+        seed.truth[f"hubspot:companies:{next_id}"] = org.id
+        next_id += 1
+
+
+def _duplicate_company(
+    rng: random.Random, world: PeopleWorld, org: OrgTruth, company_id: int, keep_domain: bool
+) -> dict[str, Any]:
+    """The same org entered again: another spelling, the domain as a URL or left out."""
+    created, modified = record_times(rng, world)
+    with_domain = rng.random() < 0.6 or keep_domain
+    return {
+        "hs_object_id": str(company_id),
+        "name": mess_company_name(rng, org.name, org.country),
+        "domain": mess_domain(rng, org.domain) if with_domain else None,
+        "industry": org.industry if rng.random() < 0.3 else None,
+        "city": org.city if rng.random() < 0.5 else None,
+        "country": COUNTRY_NAMES[org.country] if rng.random() < 0.5 else None,
+        "phone": random_phone_format(rng, org.phone) if rng.random() < 0.4 else None,
+        "createdate": iso_ms_z(created),
+        "hs_lastmodifieddate": iso_ms_z(modified),
+    }
 
 
 def _render_deals(

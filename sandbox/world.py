@@ -19,7 +19,7 @@ import logging
 import random
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_TOOLS",
     "COUNTRY_NAMES",
+    "LOOKALIKE_SHARE",
     "PHONE_STYLES",
     "SEED_ANCHOR",
     "TOOL_SEEDERS",
@@ -41,10 +42,14 @@ __all__ = [
     "ToolSeeder",
     "World",
     "broken_email",
+    "company_core",
+    "confusable_orgs",
     "format_phone",
     "generate_people",
     "generate_world",
     "load_world",
+    "mess_company_name",
+    "mess_domain",
     "mess_email",
     "mess_name",
     "nickname",
@@ -197,7 +202,11 @@ def _ascii(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OrgTruth:
-    """An organization as it really is; `phone` is E.164."""
+    """An organization as it really is; `phone` is E.164.
+
+    `lookalike_of` names the org this one is easily mistaken for (same or near-same name,
+    another country and domain): a distinct organization that matching must keep apart.
+    """
 
     id: str
     name: str
@@ -206,6 +215,7 @@ class OrgTruth:
     city: str
     country: str
     phone: str
+    lookalike_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +446,67 @@ def _pick_place(r: float) -> int:
     return len(_PLACE_CUM) - 1
 
 
+_CC_TLDS = {"US": "com", "CA": "ca", "GB": "co.uk", "DE": "de", "FR": "fr", "AU": "com.au"}
+_LEGAL_FORMS: dict[str, tuple[str, ...]] = {
+    "US": ("Inc.", "Inc", "LLC", "Corp.", "Corporation"),
+    "CA": ("Inc.", "Ltd.", "Corp."),
+    "GB": ("Ltd", "Limited", "PLC"),
+    "DE": ("GmbH", "AG"),
+    "FR": ("SAS", "SA"),
+    "AU": ("Pty Ltd", "Ltd"),
+}
+_LEGAL_WORDS = frozenset(
+    {"corp", "corporation", "inc", "llc", "ltd", "limited", "plc", "gmbh", "ag", "sa", "sas",
+     "pty", "co", "company"}
+)  # fmt: skip
+LOOKALIKE_SHARE = 40
+"""One look-alike org per this many orgs (at least 3): `Acme Corp` in the US and `Acme GmbH`."""
+
+
+def _lookalikes(orgs: list[OrgTruth], seed: int) -> list[OrgTruth]:
+    """Distinct orgs named like big existing ones, in another country, on another domain.
+
+    Drawn from their own `random.Random`, after the people, and never anyone's employer, so
+    no person and no other tool's record changes; the tools that hold companies render them.
+    """
+    rng = random.Random(f"revsync-world:{seed}:lookalikes")
+    count = min(len(orgs) // 2, max(3, len(orgs) // LOOKALIKE_SHARE))
+    pool = min(len(orgs), max(len(_FAMOUS_ORGS), 4 * count))
+    used = {o.domain for o in orgs}
+    out: list[OrgTruth] = []
+    for k, base_index in enumerate(sorted(rng.sample(range(pool), count))):
+        base = orgs[base_index]
+        place = rng.choice([p for p in _PLACES if p[0] != base.country])
+        iso = place[0]
+        core = company_core(base.name)
+        # Every kind in every world: the very same name, another legal form, a "Group".
+        name = (base.name, f"{core} {rng.choice(_LEGAL_FORMS[iso])}", f"{core} Group")[k % 3]
+        slug = _ascii(core)
+        tld = _CC_TLDS[iso]
+        candidates = [f"{slug}.{tld}", f"{slug}{iso.lower()}.{tld}", f"{slug}-group.{tld}"]
+        domain = next((d for d in candidates if d not in used), "")
+        n = 2
+        while not domain:
+            domain = f"{slug}{n}.{tld}" if f"{slug}{n}.{tld}" not in used else ""
+            n += 1
+        used.add(domain)
+        j = len(orgs) + len(out)
+        area = rng.choice(place[5]) if place[5] else ""
+        out.append(
+            OrgTruth(
+                id=f"o{j + 1:06d}",
+                name=name,
+                domain=domain,
+                industry=rng.choice(_INDUSTRIES),
+                city=rng.choice(place[4]),
+                country=iso,
+                phone=_e164(place[2], place[3], "org", j, area),
+                lookalike_of=base.id,
+            )
+        )
+    return out
+
+
 def generate_people(people: int, seed: int, *, now: datetime | None = None) -> PeopleWorld:
     """The people and organizations alone (no tool), deterministic for (people, seed, now)."""
     if people < 0:
@@ -497,7 +568,20 @@ def generate_people(people: int, seed: int, *, now: datetime | None = None) -> P
         created = low + int(rand() * (span_end - low))
         t.created.append(created)
         t.updated.append(created + int(rand() * (span_end - created)))
+    # Appended after the people: nobody works there, so every person stays as drawn.
+    orgs.extend(_lookalikes(orgs, seed))
+    _mark_namesakes(orgs)
     return PeopleWorld(people=table, orgs=orgs, now=now, seed=seed)
+
+
+def _mark_namesakes(orgs: list[OrgTruth]) -> None:
+    """Orgs drawn with a name an earlier org has (`Nova Labs` on .io and on .de) are
+    look-alikes of the first one too: different domains, different people."""
+    first: dict[str, str] = {}
+    for j, org in enumerate(orgs):
+        seen = first.setdefault(org.name, org.id)
+        if seen != org.id and org.lookalike_of is None:
+            orgs[j] = replace(org, lookalike_of=seen)
 
 
 def seeder(tool: str) -> ToolSeeder | None:
@@ -594,6 +678,51 @@ def broken_email(rng: random.Random, email: str) -> str:
     local, _, domain = email.partition("@")
     pattern = rng.choice(_BROKEN + _FAKE)
     return pattern.format(u=local, d=domain, host=domain.split(".")[0])
+
+
+def confusable_orgs(orgs: Iterable[OrgTruth]) -> set[str]:
+    """Ids of orgs on either side of a look-alike pair. Tools keep a domain on their records:
+    without one, nothing but the country would tell the two apart."""
+    out: set[str] = set()
+    for org in orgs:
+        if org.lookalike_of is not None:
+            out.update((org.id, org.lookalike_of))
+    return out
+
+
+def company_core(name: str) -> str:
+    """The name without its trailing legal form (`Acme Corp` -> `Acme`, `Globex, Inc.` ->
+    `Globex`); the name itself when nothing would be left."""
+    words = name.replace(",", " ").split()
+    while len(words) > 1 and words[-1].lower().rstrip(".") in _LEGAL_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def mess_company_name(rng: random.Random, name: str, country: str) -> str:
+    """The same organization's name as someone else typed it: another legal form (`Acme
+    Inc.`, `Acme, Inc`, `Acme GmbH`), none (`Acme`), capitals (`ACME CORP`). Never `name`."""
+    core = company_core(name)
+    form = rng.choice(_LEGAL_FORMS.get(country, _LEGAL_FORMS["US"]))
+    options = [f"{core} {form}", core, name.upper(), core.upper()]
+    if len(form.rstrip(".")) <= 4:
+        options.append(f"{core}, {form.rstrip('.')}")  # "Acme, Inc", never "Acme, Limited"
+    options = [o for o in options if o != name] or [f"{name} {form}"]
+    return rng.choice(options)
+
+
+def mess_domain(rng: random.Random, domain: str) -> str:
+    """A web domain as typed into a CRM field: with scheme, `www.`, a trailing slash, capitals."""
+    return rng.choice(
+        (
+            f"https://www.{domain}/",
+            f"http://www.{domain}",
+            f"www.{domain}",
+            f"https://{domain}",
+            domain.upper(),
+            f"{domain}/",
+        )
+    )
 
 
 PHONE_STYLES = ("e164", "international", "spaced", "national", "dotted", "parens", "digits", "00")

@@ -4,6 +4,12 @@
 some from a personal one, some under another name. A few wrote twice from two addresses and
 exist as two users; some tickets come from strangers whose address is nowhere else (those
 users are deliberately absent from the truth). A handful of agents answer.
+
+Organizations: one per org someone wrote from at work, plus every look-alike org (set up by an
+admin, no user yet). Their mess comes from a `random.Random` of its own (seed +
+"zendesk:organizations"), so users and tickets are what they were without it: ~35% of names
+carry another legal form (`Acme Inc.`, `Acme GmbH`, `ACME`), ~10% have no `domain_names`, and
+names stay unique ignoring case as Zendesk requires (a clash gets the country: `Acme (Germany)`).
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ from sandbox.timefmt import parse_instant_ms
 from sandbox.zendesk_data import ORG_ID_BASE, USER_ID_BASE, user_record, zd_time
 
 if TYPE_CHECKING:
+    from sandbox.world import OrgTruth
+
+if TYPE_CHECKING:
     import httpx
 
     from sandbox.state import SandboxState
     from sandbox.world import PeopleWorld, ToolSeed
 
-__all__ = ["BENCH_STREAM", "bench_reader", "load", "render"]
+__all__ = ["BENCH_STREAM", "NO_DOMAIN", "bench_reader", "load", "render"]
 
 _SUBJECTS = (
     "Cannot log in",
@@ -36,6 +45,27 @@ _SUBJECTS = (
 _STATUS = ("new", "open", "pending", "hold", "solved", "closed")
 _STATUS_W = (5, 20, 10, 3, 40, 22)
 _STRANGER_DOMAINS = ("mailbox.org", "fastmail.com", "hey.com", "zoho.com")
+NO_DOMAIN = 0.10
+"""Share of organizations without `domain_names` (at least one)."""
+_OTHER_LEGAL_FORM = 0.35
+
+
+def _organization(org: OrgTruth, oid: int, created: int, modified: int) -> dict[str, Any]:
+    return {
+        "id": oid,
+        "name": org.name,
+        "shared_tickets": False,
+        "shared_comments": False,
+        "external_id": None,
+        "created_at": zd_time(created),
+        "updated_at": zd_time(modified),
+        "domain_names": [org.domain],
+        "details": org.industry,
+        "notes": None,
+        "group_id": None,
+        "tags": [],
+        "organization_fields": {},
+    }
 
 
 def _user(uid: int, name: str, email: str, created: int, modified: int) -> dict[str, Any]:
@@ -67,21 +97,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             org = world.orgs[index]
             created, modified = record_times(rng, world)
             oid = ORG_ID_BASE + 1 + index
-            orgs[index] = {
-                "id": oid,
-                "name": org.name,
-                "shared_tickets": False,
-                "shared_comments": False,
-                "external_id": None,
-                "created_at": zd_time(created),
-                "updated_at": zd_time(modified),
-                "domain_names": [org.domain],
-                "details": org.industry,
-                "notes": None,
-                "group_id": None,
-                "tags": [],
-                "organization_fields": {},
-            }
+            orgs[index] = _organization(org, oid, created, modified)
             truth[f"zendesk:organizations:{oid}"] = org.id
         return int(orgs[index]["id"])
 
@@ -174,6 +190,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                 *record_times(rng, world),
             )
             add_tickets(stranger, 1, parse_instant_ms(stranger["created_at"]))
+    _mess_organizations(world, orgs, truth)
     return ToolSeed(
         streams={
             "users": users,
@@ -182,6 +199,38 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
         },
         truth=truth,
     )
+
+
+def _mess_organizations(
+    world: PeopleWorld, orgs: dict[int, dict[str, Any]], truth: dict[str, str]
+) -> None:
+    """Look-alike orgs, legal-form variants, missing domains; names unique ignoring case."""
+    from sandbox.world import COUNTRY_NAMES, confusable_orgs, mess_company_name, record_times
+
+    rng = random.Random(f"revsync-world:{world.seed}:tool:zendesk:organizations")
+    for index, org in enumerate(world.orgs):
+        if org.lookalike_of is not None and index not in orgs:
+            oid = ORG_ID_BASE + 1 + index
+            orgs[index] = _organization(org, oid, *record_times(rng, world))
+            truth[f"zendesk:organizations:{oid}"] = org.id
+    confusable = confusable_orgs(world.orgs)
+    plain = [i for i in sorted(orgs) if world.orgs[i].id not in confusable]
+    wanted = max(1, round(len(orgs) * NO_DOMAIN)) if orgs else 0
+    no_domain = set(rng.sample(plain, min(len(plain), wanted)))
+    taken: set[str] = set()
+    for index in sorted(orgs):
+        rec, org = orgs[index], world.orgs[index]
+        if rng.random() < _OTHER_LEGAL_FORM:
+            rec["name"] = mess_company_name(rng, org.name, org.country)
+        if index in no_domain:
+            rec["domain_names"] = []
+        for name in (rec["name"], f"{rec['name']} ({COUNTRY_NAMES[org.country]})", org.domain):
+            if name.lower() not in taken:
+                rec["name"] = name
+                break
+        else:
+            rec["name"] = f"{rec['name']} {org.id}"
+        taken.add(rec["name"].lower())
 
 
 def load(state: SandboxState, seed: ToolSeed) -> None:

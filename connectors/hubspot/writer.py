@@ -1,35 +1,74 @@
-"""HubSpot write side: contacts in batches of 100.
+"""HubSpot write side: contacts and companies in batches of 100.
 
-Unlinked people go through ``batch/upsert`` keyed by ``email``: if a previous run crashed after
-HubSpot created the contact but before we stored its id, the retry finds it by email instead of
-creating a duplicate. Linked people (known ``record_id``) go through ``batch/update`` by id,
-which is also the only safe way to change a contact's email. Each input carries an
-``objectWriteTraceId`` so a 207 multi-status can be mapped back to the input that failed.
+Unlinked records go through ``batch/upsert`` on a unique property: people on ``email``,
+companies (which have no key HubSpot enforces) on the custom unique ``revsync_unified_id``
+holding the golden record's unified id. If a previous run crashed after HubSpot created the
+record but before we stored its id, the retry finds it by that key instead of creating a
+duplicate. Linked records (known ``record_id``) go through ``batch/update`` by id, which is also
+the only safe way to change a contact's email. Each input carries an ``objectWriteTraceId`` so
+a 207 multi-status can be mapped back to the input that failed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from connectors.calls import send_for_json, send_json, write_failed
 from connectors.connections import Connection
-from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
+from connectors.errors import (
+    ConfigError,
+    ErrorClass,
+    WriteFailed,
+    classify_response,
+    scrub,
+    vendor_message,
+)
 from connectors.http import build_client
 from connectors.providers import provider_for
 from connectors.writer import WriteItem, WriteOutcome
 
-__all__ = ["HubSpotWriter"]
+__all__ = ["UNIFIED_ID_PROPERTY", "HubSpotWriter"]
 
 logger = logging.getLogger(__name__)
 
-_ENTITY_OBJECTS = {"person": "contacts", "contact": "contacts", "contacts": "contacts"}
-_HINTS = {
-    401: "check the private app token (REVSYNC_HUBSPOT_ACCESS_TOKEN)",
-    403: "the token lacks scope crm.objects.contacts.write",
+
+@dataclass(frozen=True)
+class _ObjectType:
+    """What the writer needs to know about one HubSpot object type."""
+
+    name: str
+    """``contacts`` / ``companies``: the path segment and the scope's middle part."""
+    id_property: str
+    """The unique property creates upsert on (``WriteItem.key`` is its value)."""
+    case_blind: bool = False
+    """HubSpot compares the key without case (emails)."""
+
+    @property
+    def hints(self) -> dict[int, str]:
+        return {
+            401: "check the private app token (REVSYNC_HUBSPOT_ACCESS_TOKEN)",
+            403: f"the token lacks scope crm.objects.{self.name}.write",
+        }
+
+    def natural(self, value: str) -> str:
+        return value.lower() if self.case_blind else value
+
+
+UNIFIED_ID_PROPERTY = "revsync_unified_id"
+"""The custom unique property revsync writes unified ids to (see README: create it once)."""
+_CONTACTS = _ObjectType("contacts", "email", case_blind=True)
+_COMPANIES = _ObjectType("companies", UNIFIED_ID_PROPERTY)
+_ENTITY_OBJECTS = {
+    "person": _CONTACTS,
+    "contact": _CONTACTS,
+    "contacts": _CONTACTS,
+    "company": _COMPANIES,
+    "companies": _COMPANIES,
 }
 
 _Indexed = Sequence[tuple[int, WriteItem]]
@@ -50,6 +89,8 @@ class HubSpotWriter:
         self._batch_size = min(batch_size or provider.batch_max, provider.batch_max)
 
     def upsert(self, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
+        """``person`` (contacts, keyed by email) or ``company`` (companies, keyed by the unified
+        id in ``revsync_unified_id``); linked items are updated by id."""
         object_type = _object_type(entity)
         outcomes: dict[int, WriteOutcome] = {}
         updates = [(i, item) for i, item in enumerate(items) if item.record_id]
@@ -58,7 +99,8 @@ class HubSpotWriter:
             if item.record_id:
                 continue
             if not item.key:
-                outcomes[i] = WriteOutcome(item.key, ok=False, error="no email to upsert by")
+                error = f"no {object_type.id_property} to upsert by"
+                outcomes[i] = WriteOutcome(item.key, ok=False, error=error)
             else:
                 upserts.append((i, item))
         for op, indexed in (("update", updates), ("upsert", upserts)):
@@ -68,13 +110,21 @@ class HubSpotWriter:
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> dict[str, Any]:
         """Merge ``merged_id`` into ``primary_id``; returns the surviving contact."""
+        return self._merge(_CONTACTS, primary_id, merged_id)
+
+    def merge_companies(self, primary_id: str, merged_id: str) -> dict[str, Any]:
+        """Merge ``merged_id`` into ``primary_id``; returns the surviving company, whose
+        ``hs_merged_object_ids`` lists the merged id (which 404s from then on)."""
+        return self._merge(_COMPANIES, primary_id, merged_id)
+
+    def _merge(self, object_type: _ObjectType, primary_id: str, merged_id: str) -> dict[str, Any]:
         return send_for_json(
             self._client,
             "POST",
-            "/crm/v3/objects/contacts/merge",
+            f"/crm/v3/objects/{object_type.name}/merge",
             {"primaryObjectId": primary_id, "objectIdToMerge": merged_id},
             tool=self.tool,
-            hints=_HINTS,
+            hints=object_type.hints,
             secrets=self._secrets,
         )
 
@@ -83,14 +133,16 @@ class HubSpotWriter:
             self._client.close()
 
     def _write(
-        self, object_type: str, op: str, chunk: _Indexed, outcomes: dict[int, WriteOutcome]
+        self, object_type: _ObjectType, op: str, chunk: _Indexed, outcomes: dict[int, WriteOutcome]
     ) -> None:
-        inputs = [_input(op, item, trace=str(n)) for n, (_, item) in enumerate(chunk)]
-        path = f"/crm/v3/objects/{object_type}/batch/{op}"
+        inputs = [_input(object_type, op, item, trace=str(n)) for n, (_, item) in enumerate(chunk)]
+        path = f"/crm/v3/objects/{object_type.name}/batch/{op}"
         response = send_json(self._client, "POST", path, {"inputs": inputs}, tool=self.tool)
         if response.status_code in (200, 201, 207):
-            outcomes.update(_parse_batch(op, chunk, response.json()))
+            outcomes.update(_parse_batch(object_type, op, chunk, response.json()))
             return
+        if op == "upsert" and _key_property_missing(response, object_type):
+            raise self._missing_key_property(response, object_type)
         if classify_response(response) is ErrorClass.SKIP:
             if len(chunk) > 1:
                 # HubSpot rejects a whole batch for one invalid input: bisect to find it.
@@ -106,10 +158,38 @@ class HubSpotWriter:
                 error=scrub(vendor_message(response), self._secrets),
             )
             return
-        raise write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
+        raise write_failed(response, tool=self.tool, hints=object_type.hints, secrets=self._secrets)
+
+    def _missing_key_property(
+        self, response: httpx.Response, object_type: _ObjectType
+    ) -> WriteFailed:
+        """Every create would fail alike: stop the run with the fix, not a dead letter each."""
+        name, prop = object_type.name, object_type.id_property
+        return WriteFailed(
+            f"hubspot write failed: the account has no unique {name} property {prop!r} for "
+            f"revsync to upsert on; create it once (type string, fieldType text, "
+            f"hasUniqueValue true) with POST /crm/v3/properties/{name} (scope "
+            f"crm.schemas.{name}.write), see connectors/hubspot/README.md: "
+            f"{scrub(vendor_message(response), self._secrets)}",
+            tool=self.tool,
+            request=f"{response.request.method} {response.request.url.path}",
+            status=response.status_code,
+            error_class=ErrorClass.FATAL,
+        )
 
 
-def _object_type(entity: str) -> str:
+def _key_property_missing(response: httpx.Response, object_type: _ObjectType) -> bool:
+    """HubSpot refuses the whole upsert when ``idProperty`` is not an existing unique property
+    ("Unable to perform update/upsert by non-unique 0-2 property ...", or "does not exist")."""
+    if response.status_code != 400:
+        return False
+    message = vendor_message(response, limit=1000).lower()
+    return object_type.id_property in message and (
+        "unique" in message or "does not exist" in message
+    )
+
+
+def _object_type(entity: str) -> _ObjectType:
     try:
         return _ENTITY_OBJECTS[entity]
     except KeyError:
@@ -118,25 +198,28 @@ def _object_type(entity: str) -> str:
         ) from None
 
 
-def _input(op: str, item: WriteItem, *, trace: str) -> dict[str, Any]:
+def _input(object_type: _ObjectType, op: str, item: WriteItem, *, trace: str) -> dict[str, Any]:
     if op == "update":
         return {"id": item.record_id, "properties": item.properties, "objectWriteTraceId": trace}
     properties = dict(item.properties)
-    properties.setdefault("email", item.key)
+    properties.setdefault(object_type.id_property, item.key)
     return {
         "id": item.key,
-        "idProperty": "email",
+        "idProperty": object_type.id_property,
         "properties": properties,
         "objectWriteTraceId": trace,
     }
 
 
-def _parse_batch(op: str, chunk: _Indexed, body: dict[str, Any]) -> dict[int, WriteOutcome]:
-    """Map a 200/201/207 batch answer back onto the inputs, by trace id, then id/email."""
+def _parse_batch(
+    object_type: _ObjectType, op: str, chunk: _Indexed, body: dict[str, Any]
+) -> dict[int, WriteOutcome]:
+    """Map a 200/201/207 batch answer back onto the inputs, by trace id, then id/upsert key."""
     by_trace = {str(n): index for n, (index, _) in enumerate(chunk)}
     by_natural: dict[str, int] = {}
     for position, item in chunk:
-        by_natural[(item.record_id if op == "update" else item.key.lower()) or ""] = position
+        natural = item.record_id if op == "update" else object_type.natural(item.key)
+        by_natural[natural or ""] = position
     items = dict(chunk)
     index: int | None
     outcomes: dict[int, WriteOutcome] = {}
@@ -147,7 +230,9 @@ def _parse_batch(op: str, chunk: _Indexed, body: dict[str, Any]) -> dict[int, Wr
             natural = (
                 str(result.get("id", ""))
                 if op == "update"
-                else str((result.get("properties") or {}).get("email", "")).lower()
+                else object_type.natural(
+                    str((result.get("properties") or {}).get(object_type.id_property, ""))
+                )
             )
             index = by_natural.get(natural)
         if index is None:

@@ -170,7 +170,9 @@ def test_crash_between_remote_create_and_link_leaves_no_duplicate(tools: Tools) 
         apply_module.after_remote_write.remove(crash_after_mailchimp)
     members_after_crash = tools.mailchimp_members()
     with Session(engine_from_url()) as session:
-        assert session.exec(select(Cursor)).all() == [], "a cursor moved past the crash"
+        # Companies sync (and checkpoint) before people; no people stream may have moved.
+        moved = {(c.tool, c.stream) for c in session.exec(select(Cursor))}
+        assert moved <= {("hubspot", "companies")}, "a people cursor moved past the crash"
         assert session.exec(select(JournalEntry).where(JournalEntry.status == "planned")).all(), (
             "the crash left no planned journal rows"
         )
