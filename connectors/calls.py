@@ -17,11 +17,20 @@ __all__ = ["send_for_json", "send_json", "write_failed"]
 
 
 def send_json(
-    client: httpx.Client, method: str, path: str, body: Any, *, tool: str
+    client: httpx.Client,
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    tool: str,
+    params: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """Send one JSON call; transport failures that outlived retries become ``WriteFailed``."""
+    """Send one JSON call; transport failures that outlived retries become ``WriteFailed``.
+
+    ``params`` go in the query string, which never reaches a message or a log (it may hold an
+    email address)."""
     try:
-        return client.request(method, path, json=body)
+        return client.request(method, path, json=body, params=params)
     except httpx.HTTPError as exc:
         raise WriteFailed(
             f"{tool} did not answer after retries ({type(exc).__name__}); try again later",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from connectors.errors import ConfigError
 from connectors.providers import provider_for
 
-__all__ = ["Connection", "connection_from_env", "mailchimp_base_url"]
+__all__ = ["Connection", "connection_from_env", "fill_template", "mailchimp_base_url"]
 
 _DC_SUFFIX = re.compile(r"-([a-z]{2,4}\d{1,3})$")
 
@@ -72,6 +73,17 @@ def mailchimp_base_url(api_key: str) -> str:
     return provider_for("mailchimp").base_url_template.format(dc=match.group(1))
 
 
+def fill_template(template: str, tool: str, options: Mapping[str, str]) -> str:
+    """``template`` with its ``{name}`` fields taken from ``options`` (a Zendesk base URL's
+    subdomain, its basic-auth username's email); a missing one names the variable to set."""
+    names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+    missing = [name for name in names if not str(options.get(name) or "").strip()]
+    if missing:
+        variables = ", ".join(f"REVSYNC_{tool.upper()}_{name.upper()}" for name in missing)
+        raise ConfigError(f"{variables} not set", tool=tool)
+    return template.format(**{name: str(options[name]).strip() for name in names})
+
+
 def connection_from_env(tool: str, env: Mapping[str, str] | None = None) -> Connection:
     """Build a :class:`Connection` from ``REVSYNC_<TOOL>_*`` variables."""
     env = os.environ if env is None else env
@@ -90,9 +102,17 @@ def connection_from_env(tool: str, env: Mapping[str, str] | None = None) -> Conn
     if missing:
         names = ", ".join(prefix + name.upper() for name in missing)
         raise ConfigError(f"{names} not set", tool=tool)
+    for name in provider.url_options:
+        if env.get(prefix + name.upper(), "").strip():
+            options[name] = env[prefix + name.upper()].strip()
     base_url = env.get(prefix + "BASE_URL", "").strip()
-    if not base_url:
-        base_url = mailchimp_base_url(secret) if tool == "mailchimp" else provider.base_url_template
+    if not base_url and tool == "mailchimp":
+        base_url = mailchimp_base_url(secret)
+    elif not base_url:
+        try:
+            base_url = fill_template(provider.base_url_template, tool, options)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (or set {prefix}BASE_URL)", tool=tool) from None
     return Connection(
         tool=tool,
         base_url=base_url.rstrip("/"),

@@ -12,7 +12,7 @@ import logging
 import httpx
 
 from connectors.auth import ApiKeyBasicAuth, BearerAuth
-from connectors.connections import Connection
+from connectors.connections import Connection, fill_template
 from connectors.errors import describe_request
 from connectors.providers import Provider, provider_for
 from connectors.ratelimit import RateLimiter
@@ -84,7 +84,9 @@ def build_auth(conn: Connection, provider: Provider) -> httpx.Auth:
     secret = conn.secret(provider.secret_name)
     if provider.auth == "bearer":
         return BearerAuth(secret)
-    return ApiKeyBasicAuth(secret)
+    return ApiKeyBasicAuth(
+        secret, username=fill_template(provider.basic_username, conn.tool, conn.options)
+    )
 
 
 def build_client(

@@ -28,6 +28,10 @@ class Provider:
     required_options: tuple[str, ...] = ()
     streams: tuple[str, ...] = ()
     docs_url: str = ""
+    url_options: tuple[str, ...] = ()
+    """Options that fill ``base_url_template`` when no base URL is set (Zendesk's subdomain)."""
+    basic_username: str = "revsync"
+    """Basic-auth username, filled from the options (Zendesk wants ``{email}/token``)."""
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -61,6 +65,30 @@ PROVIDERS: dict[str, Provider] = {
         required_options=("list_id",),
         streams=("members",),
         docs_url="https://mailchimp.com/developer/marketing/api/list-members/",
+    ),
+    "zendesk": Provider(
+        tool="zendesk",
+        base_url_template="https://{subdomain}.zendesk.com",
+        auth="basic",
+        secret_name="api_token",
+        secret_hint=(
+            "check the agent email and API token (REVSYNC_ZENDESK_EMAIL, REVSYNC_ZENDESK_API_TOKEN)"
+        ),
+        rate_limit=RateLimitPolicy(
+            headers=RateLimitHeaders(
+                limit="X-Rate-Limit",
+                remaining="X-Rate-Limit-Remaining",
+                reset_seconds="ratelimit-reset",
+            ),
+            min_remaining=2,
+            default_interval=60.0,
+        ),
+        batch_max=100,
+        required_options=("email",),
+        streams=("users", "organizations"),
+        docs_url="https://developer.zendesk.com/api-reference/ticketing/users/users/",
+        url_options=("subdomain",),
+        basic_username="{email}/token",
     ),
 }
 

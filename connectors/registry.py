@@ -37,4 +37,8 @@ def writer_for(conn: Connection, client: httpx.Client | None = None) -> Writer:
         from connectors.mailchimp.writer import MailchimpWriter
 
         return MailchimpWriter(conn, client)
+    if conn.tool == "zendesk":
+        from connectors.zendesk.writer import ZendeskWriter
+
+        return ZendeskWriter(conn, client)
     raise KeyError(f"no writer for tool {conn.tool!r}; known: {tools()}")

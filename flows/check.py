@@ -3,14 +3,17 @@
 Real calls through the same client the sync uses (auth, retries, limiter), each chosen to be
 cheap and to write nothing: HubSpot reads one contact, then probes the write scope with an empty
 batch upsert (a token without ``crm.objects.contacts.write`` gets 403 and the body names the
-scope); Mailchimp pings and reads the audience. Rate-limit headers, when the vendor sends them,
-give the headroom left in the current window.
+scope); Mailchimp pings and reads the audience; Zendesk reads one user (the agent's token) and
+asks the organization export for one record (exports are for admins; it spends one of the
+export's 10 requests a minute). Rate-limit headers, when the vendor sends them, give the
+headroom left in the current window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -137,9 +140,39 @@ def _check_mailchimp(
     result.headroom = "no rate-limit headers; Mailchimp allows 10 simultaneous connections"
 
 
+def _zendesk_headroom(response: httpx.Response) -> str | None:
+    remaining = response.headers.get("X-Rate-Limit-Remaining")
+    if remaining is None:
+        return None
+    return f"{remaining} of {response.headers.get('X-Rate-Limit') or '?'} calls left per minute"
+
+
+def _check_zendesk(client: httpx.Client, result: CheckResult, secrets: list[str]) -> None:
+    read = client.get("api/v2/users", params={"page[size]": 1})
+    result.probes.append(
+        _probe(read, "read users (agent email + API token)", "1-user page read", "zendesk", secrets)
+    )
+    result.headroom = _zendesk_headroom(read)
+    if read.status_code == 401:
+        return
+    day_ago = int((datetime.now(UTC) - timedelta(days=1)).timestamp())
+    export = client.get(
+        "api/v2/incremental/organizations", params={"start_time": day_ago, "per_page": 1}
+    )
+    probe = _probe(export, "incremental exports (admin)", "allowed", "zendesk", secrets)
+    if export.status_code == 403:
+        probe.detail = (
+            "zendesk refused the incremental export (403): the agent in REVSYNC_ZENDESK_EMAIL "
+            "must be an admin"
+        )
+    result.probes.append(probe)
+    result.headroom = _zendesk_headroom(export) or result.headroom
+
+
 _CHECKS: dict[str, Callable[[httpx.Client, Connection, CheckResult, list[str]], None]] = {
     "hubspot": lambda client, _conn, result, secrets: _check_hubspot(client, result, secrets),
     "mailchimp": _check_mailchimp,
+    "zendesk": lambda client, _conn, result, secrets: _check_zendesk(client, result, secrets),
 }
 
 

@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mappings.spec import UNIFIED_ID_KEY, external_id_payload, from_unified, mapped_fields
+from mappings.spec import (
+    UNIFIED_ID_KEY,
+    external_id_payload,
+    from_unified,
+    mapped_fields,
+    written_together,
+)
 from mappings.spec import Mapping as ToolMapping
 
 __all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
@@ -89,7 +95,10 @@ def _update_for(
             unified_id=unified_id,
             reason=f"record {link.record_id} has no {mapping.natural_key} to address it by",
         )
-    payload = from_unified(mapping, {f: c.new for f, c in changes.items()}, create=False)
+    values = {f: c.new for f, c in changes.items()}
+    for field in written_together(mapping, values):  # the other parts of a composed tool field
+        values[field] = golden.get(field)
+    payload = from_unified(mapping, values, create=False)
     return PlannedWrite(
         tool=mapping.tool,
         entity=mapping.entity,

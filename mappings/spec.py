@@ -11,6 +11,7 @@ adding a field is a YAML change, never a code change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -46,7 +47,9 @@ __all__ = [
     "merged_ids",
     "parse_mapping",
     "parse_mapping_file",
+    "read_back",
     "to_unified",
+    "written_together",
 ]
 
 logger = logging.getLogger(__name__)
@@ -153,6 +156,7 @@ class Mapping(BaseModel):
                     f"field {f.unified!r}: written field {f.tool!r} is outside "
                     f"write_root {self.write_root!r}"
                 )
+        self._check_composites()
         if self.natural_key == UNIFIED_ID_KEY:
             if self.external_id_field is None:
                 raise ValueError("natural_key unified_id needs an external_id_field to write it to")
@@ -171,6 +175,35 @@ class Mapping(BaseModel):
             if self.write_root and not c.tool.startswith(self.write_root + "."):
                 raise ValueError(f"constant {c.tool!r} is outside write_root {self.write_root!r}")
         return self
+
+    def _check_composites(self) -> None:
+        """Fields sharing a composite tool field (first and last name into one ``name``) each
+        name a distinct part, use the same transform and agree on whether they write."""
+        by_tool: dict[str, list[FieldMap]] = {}
+        for f in self.fields:
+            transform = TRANSFORMS[f.transform]
+            if transform.compose is None:
+                continue
+            part = f.options.get("part")
+            if part not in transform.parts:
+                raise ValueError(
+                    f"field {f.unified!r}: transform {f.transform!r} needs options.part, "
+                    f"one of {list(transform.parts)}"
+                )
+            by_tool.setdefault(f.tool, []).append(f)
+        for tool_field, group in by_tool.items():
+            parts = [f.options["part"] for f in group]
+            if len(set(parts)) != len(parts):
+                raise ValueError(f"tool field {tool_field!r}: a part is mapped twice ({parts})")
+            if len({f.writes for f in group}) > 1:
+                raise ValueError(
+                    f"tool field {tool_field!r}: its parts must all be written or all not"
+                )
+            others = [f.unified for f in self.fields if f.tool == tool_field and f not in group]
+            if others:
+                raise ValueError(
+                    f"tool field {tool_field!r} is composed from parts; {others} cannot map it too"
+                )
 
     def context(self, f: FieldMap) -> TransformContext:
         """The transform context of one field (options merged with mapping-level defaults)."""
@@ -383,12 +416,9 @@ def external_id_payload(m: Mapping, unified_id: str) -> dict[str, Any]:
     return out
 
 
-def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
-    """Map one record as read from the tool; ``MappingError`` says why a record is unusable."""
-    if not isinstance(raw, dict):
-        raise MappingError(f"expected a record object, got {type(raw).__name__}", tool=m.tool)
-    record_id = _record_id(m, raw)
-    updated_at = _updated_at(m, raw, record_id)
+def _read_fields(
+    m: Mapping, raw: dict[str, Any], record_id: str | None
+) -> tuple[dict[str, str | None], list[str]]:
     values: dict[str, str | None] = {}
     warnings: list[str] = []
     for f in m.fields:
@@ -403,6 +433,16 @@ def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
         except MappingError as exc:
             raise exc.with_context(tool=m.tool, record_id=record_id, field=f.tool) from None
         warnings.extend(ctx.warnings)
+    return values, warnings
+
+
+def to_unified(m: Mapping, raw: dict[str, Any]) -> MappedRecord:
+    """Map one record as read from the tool; ``MappingError`` says why a record is unusable."""
+    if not isinstance(raw, dict):
+        raise MappingError(f"expected a record object, got {type(raw).__name__}", tool=m.tool)
+    record_id = _record_id(m, raw)
+    updated_at = _updated_at(m, raw, record_id)
+    values, warnings = _read_fields(m, raw, record_id)
     if values.get(m.natural_key) is None:
         logger.debug("%s record %s has no %s", m.tool, record_id, m.natural_key)
     return MappedRecord(
@@ -430,6 +470,7 @@ def from_unified(m: Mapping, values: dict[str, Any], *, create: bool) -> dict[st
     payload is the object under it (HubSpot's ``properties``), which the writer wraps.
     """
     out: dict[str, Any] = {}
+    composed: dict[str, dict[str, object]] = {}
     for f in m.fields:
         if not f.writes or (f.identity and not create):
             continue
@@ -446,7 +487,12 @@ def from_unified(m: Mapping, values: dict[str, Any], *, create: bool) -> dict[st
             tool_value = TRANSFORMS[f.transform].outbound(value, m.context(f))
         except MappingError as exc:
             raise exc.with_context(tool=m.tool, field=f.unified) from None
-        _put(out, f.tool, tool_value)
+        if TRANSFORMS[f.transform].compose is not None:
+            composed.setdefault(f.tool, {})[str(f.options["part"])] = tool_value
+        else:
+            _put(out, f.tool, tool_value)
+    for tool_field, pieces in composed.items():
+        _put(out, tool_field, _composer(m, tool_field)(pieces))
     for c in m.constants:
         if c.when == "always" or create:
             _put(out, c.tool, c.value)
@@ -454,3 +500,44 @@ def from_unified(m: Mapping, values: dict[str, Any], *, create: bool) -> dict[st
         root = _get(out, m.write_root)
         return dict(root) if isinstance(root, dict) else {}
     return out
+
+
+def _composer(m: Mapping, tool_field: str) -> Callable[[dict[str, object]], object]:
+    for f in m.fields:
+        compose = TRANSFORMS[f.transform].compose
+        if f.tool == tool_field and compose is not None:
+            return compose
+    raise KeyError(tool_field)
+
+
+def written_together(m: Mapping, fields: Iterable[str]) -> tuple[str, ...]:
+    """The other unified fields an update of ``fields`` must also send.
+
+    A tool field composed from parts (Zendesk's one ``name`` from first and last name) is
+    rewritten whole: an update that changes only the last name must still send the first
+    name, or the tool would keep the last name alone. Give these fields their golden values.
+    """
+    wanted = set(fields)
+    composite = {
+        f.tool
+        for f in m.fields
+        if f.writes and f.unified in wanted and TRANSFORMS[f.transform].compose is not None
+    }
+    return tuple(
+        f.unified for f in m.fields if f.writes and f.tool in composite and f.unified not in wanted
+    )
+
+
+def read_back(m: Mapping, values: dict[str, Any]) -> dict[str, str | None]:
+    """``values`` as the tool will report them once written: each written field sent out and
+    read back in. Mostly the same values; they differ where the tool cannot hold the unified
+    form exactly (first "Mary", last "Ann Smith" reads back from one ``name`` as "Mary Ann" /
+    "Smith"). Hash these, not ``values``, to recognize the echo of a write."""
+    payload = from_unified(m, values, create=True)
+    raw = {m.write_root: payload} if m.write_root else payload
+    read, _ = _read_fields(m, raw, None)
+    written = set(mapped_fields(m, "out"))
+    return {
+        **values,
+        **{name: value for name, value in read.items() if name in written},
+    }

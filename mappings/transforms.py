@@ -32,8 +32,10 @@ __all__ = [
     "clean_text",
     "country_code",
     "country_name",
+    "join_full_name",
     "normalize_domain",
     "normalize_email",
+    "split_full_name",
     "to_e164",
 ]
 
@@ -49,11 +51,18 @@ class TransformContext:
 
 @dataclass(frozen=True)
 class Transform:
-    """A pair of functions: tool value -> canonical unified string, and back."""
+    """A pair of functions: tool value -> canonical unified string, and back.
+
+    A *composite* transform fills one tool field from several unified fields, each naming its
+    share with ``options.part`` (one of ``parts``): ``outbound`` gives one part's piece and
+    ``compose`` joins the pieces (keyed by part) into the tool value.
+    """
 
     name: str
     inbound: Callable[[object, TransformContext], str | None]
     outbound: Callable[[str, TransformContext], object]
+    parts: tuple[str, ...] = ()
+    compose: Callable[[Mapping[str, object]], object] | None = None
 
 
 def _as_text(value: object) -> str | None:
@@ -189,6 +198,51 @@ def clean_name(value: object) -> str | None:
     last = len(words) - 1
     return " ".join(
         w if (w in _PARTICLES and i != last) else _title_word(w) for i, w in enumerate(words)
+    )
+
+
+# --- full name (one tool field <-> first and last name) -----------------------------------
+
+
+def split_full_name(value: object) -> tuple[str | None, str | None]:
+    """``(first, last)`` from one full-name field, by a fixed rule so writes read back alike.
+
+    The name is cleaned as :func:`clean_name` does; the last word is the last name, together
+    with the nobility particles right before it ("Ludwig van Beethoven" -> "Ludwig",
+    "van Beethoven"); everything before is the first name ("Mary Ann Smith" -> "Mary Ann",
+    "Smith"). A single word is a first name. The first word always stays the first name.
+    """
+    text = clean_name(value)
+    if text is None:
+        return None, None
+    words = text.split(" ")
+    if len(words) == 1:
+        return text, None
+    cut = len(words) - 1
+    while cut > 1 and words[cut - 1].lower() in _PARTICLES:
+        cut -= 1
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def join_full_name(first: str | None, last: str | None) -> str | None:
+    """ "first last" from the parts that are known (one of them alone when the other is not)."""
+    pieces = [p.strip() for p in (first, last) if p and p.strip()]
+    return " ".join(pieces) or None
+
+
+def _full_name_in(value: object, ctx: TransformContext) -> str | None:
+    """The ``part`` asked for; without one (never in a mapping), the whole cleaned name."""
+    part = ctx.options.get("part")
+    if part not in ("first", "last"):
+        return clean_name(value)
+    first, last = split_full_name(value)
+    return first if part == "first" else last
+
+
+def _full_name_compose(pieces: Mapping[str, object]) -> object:
+    first, last = pieces.get("first"), pieces.get("last")
+    return join_full_name(
+        first if isinstance(first, str) else None, last if isinstance(last, str) else None
     )
 
 
@@ -356,5 +410,12 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("country", lambda v, ctx: country_code(v), _country_out),
         Transform("picklist", _picklist_in, _picklist_out),
         Transform("domain", _domain_in, _domain_out),
+        Transform(
+            "full_name",
+            _full_name_in,
+            _identity_out,
+            parts=("first", "last"),
+            compose=_full_name_compose,
+        ),
     )
 }

@@ -65,7 +65,7 @@ class Thresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    auto_merge: float = 0.99
+    auto_merge: float = 0.9
     review: float = 0.6
 
     @model_validator(mode="after")
