@@ -27,6 +27,7 @@ from flows.extract import link_hash
 from flows.plan import LinkView, PlannedWrite
 from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
+from mappings.spec import read_back
 from state.dead_letters import add_dead_letter
 from state.journal import mark_applied, mark_failed, plan_writes
 from state.links import upsert_links
@@ -55,10 +56,13 @@ def _chunks(items: Sequence[PlannedWrite], size: int) -> list[Sequence[PlannedWr
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _written_values(write: PlannedWrite, before: LinkView | None) -> dict[str, str | None]:
+def _written_values(
+    mapping: ToolMapping, write: PlannedWrite, before: LinkView | None
+) -> dict[str, str | None]:
+    """The record's values once written, as the tool will read them back (the echo)."""
     values = dict(before.values) if before is not None else {}
     values.update({f: c.new for f, c in write.changes.items()})
-    return values
+    return read_back(mapping, values)
 
 
 @task(name="apply", task_run_name="apply-{tool}", cache_policy=NO_CACHE)
@@ -180,7 +184,7 @@ def _record(
                 result.dead_letters += 1
                 continue
             before = known.get((tool, write.record_id)) if write.record_id else None
-            values = _written_values(write, before)
+            values = _written_values(mapping, write, before)
             digest = link_hash(mapping, values)
             link_rows.append(
                 {

@@ -65,7 +65,8 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     if not secret:
         print(f"no {provider.secret_name} given; nothing stored", file=sys.stderr)
         return 2
-    options = {"list_id": args.list_id} if args.list_id else {}
+    given = {"list_id": args.list_id, "email": args.email, "subdomain": args.subdomain}
+    options = {name: value for name, value in given.items() if value}
     try:
         secret_block, settings = save_connection(
             args.tool, SecretStr(secret), base_url=args.base_url, options=options
@@ -187,11 +188,13 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sync)
 
     p = sub.add_parser("connect", help="store a tool's credential as Prefect blocks, then check")
-    p.add_argument("tool", choices=("hubspot", "mailchimp"))
+    p.add_argument("tool", choices=("hubspot", "mailchimp", "zendesk"))
     p.add_argument(
         "--base-url", help="API base URL (default: the vendor's; the sandbox's for tests)"
     )
     p.add_argument("--list-id", help="Mailchimp audience id")
+    p.add_argument("--email", help="Zendesk agent email the API token belongs to")
+    p.add_argument("--subdomain", help="Zendesk subdomain (<subdomain>.zendesk.com)")
     p.add_argument("--secret-stdin", action="store_true", help="read the secret from stdin")
     p.add_argument("--no-check", action="store_true", help="store without calling the tool")
     p.set_defaults(func=_cmd_connect)

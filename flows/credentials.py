@@ -17,7 +17,12 @@ from typing import Any, cast
 
 from pydantic import SecretStr
 
-from connectors.connections import Connection, connection_from_env, mailchimp_base_url
+from connectors.connections import (
+    Connection,
+    connection_from_env,
+    fill_template,
+    mailchimp_base_url,
+)
 from connectors.errors import ConfigError
 from connectors.providers import provider_for
 
@@ -92,9 +97,9 @@ def resolve_connection(tool: str, env: Mapping[str, str] | None = None) -> Conne
     stored_options = settings.get("options") or {}
     options = {
         name: str(stored_options.get(name) or env.get(prefix + name.upper(), ""))
-        for name in provider.required_options
+        for name in (*provider.required_options, *provider.url_options)
     }
-    missing = [name for name, value in options.items() if not value]
+    missing = [name for name in provider.required_options if not options.get(name)]
     if missing:
         raise ConfigError(
             f"{tool} option(s) {', '.join(missing)} not set; run `revsync connect {tool}`",
@@ -105,13 +110,13 @@ def resolve_connection(tool: str, env: Mapping[str, str] | None = None) -> Conne
         base_url = (
             mailchimp_base_url(secret.get_secret_value())
             if tool == "mailchimp"
-            else provider.base_url_template
+            else fill_template(provider.base_url_template, tool, options)
         )
     return Connection(
         tool=tool,
         base_url=base_url.rstrip("/"),
         secrets={provider.secret_name: secret},
-        options=options,
+        options={name: value for name, value in options.items() if value},
     )
 
 

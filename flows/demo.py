@@ -18,6 +18,8 @@ from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_MAILCHIMP_KEY,
     SANDBOX_MAILCHIMP_LIST_ID,
+    SANDBOX_ZENDESK_API_TOKEN,
+    SANDBOX_ZENDESK_EMAIL,
 )
 from sandbox.server import SandboxServer
 
@@ -34,6 +36,9 @@ def sandbox_environment(server: SandboxServer) -> dict[str, str]:
         "REVSYNC_MAILCHIMP_BASE_URL": server.base_url("mailchimp"),
         "REVSYNC_MAILCHIMP_API_KEY": SANDBOX_MAILCHIMP_KEY,
         "REVSYNC_MAILCHIMP_LIST_ID": SANDBOX_MAILCHIMP_LIST_ID,
+        "REVSYNC_ZENDESK_BASE_URL": server.base_url("zendesk"),
+        "REVSYNC_ZENDESK_EMAIL": SANDBOX_ZENDESK_EMAIL,
+        "REVSYNC_ZENDESK_API_TOKEN": SANDBOX_ZENDESK_API_TOKEN,
     }
 
 
@@ -53,10 +58,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def render_report(title: str, report: SyncReport) -> str:
     width = max(len(c) for c in COLUMNS)
-    lines = [title, "  " + "tool".ljust(10) + "".join(c.rjust(width + 2) for c in COLUMNS)]
+    label = max((len(name) for name in report.tools), default=4) + 2
+    lines = [title, "  " + "tool".ljust(label) + "".join(c.rjust(width + 2) for c in COLUMNS)]
     for name, counts in sorted(report.tools.items()):
         cells = "".join(str(getattr(counts, c)).rjust(width + 2) for c in COLUMNS)
-        lines.append("  " + name.ljust(10) + cells)
+        lines.append("  " + name.ljust(label) + cells)
         if counts.read_error:
             lines.append(f"    read error: {counts.read_error}")
     lines.append(

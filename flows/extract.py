@@ -23,7 +23,7 @@ from flows.credentials import resolve_connection
 from flows.progress import Span
 from mappings.errors import MappingError
 from mappings.hashing import values_hash
-from mappings.spec import MappedRecord, mapped_fields, to_unified
+from mappings.spec import MappedRecord, is_included, mapped_fields, to_unified
 from mappings.spec import Mapping as ToolMapping
 
 __all__ = [
@@ -65,6 +65,8 @@ class Mapped:
     """Records the tool still returns but merged away or deleted (``gone_when``)."""
     hashes: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
+    passed_over: int = 0
+    """Records of the stream that are not this entity's (``only_when``: Zendesk agents)."""
     invalid: list[Invalid] = field(default_factory=list)
 
 
@@ -153,6 +155,9 @@ def map_records(
     out = Mapped()
     latest: dict[str, MappedRecord] = {}
     for raw in records:
+        if not is_included(mapping, raw):
+            out.passed_over += 1
+            continue
         try:
             mapped = to_unified(mapping, raw)
         except MappingError as exc:

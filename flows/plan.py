@@ -17,6 +17,7 @@ from mappings.spec import (
     external_id_payload,
     from_unified,
     mapped_fields,
+    read_back,
     written_together,
 )
 from mappings.spec import Mapping as ToolMapping
@@ -77,10 +78,13 @@ def _update_for(
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
     identity = {f.unified for f in mapping.fields if f.identity}
+    # What the tool would hold after writing the golden values (a composed field such as
+    # Zendesk's one name splits back its own way): equal to what it holds means no write.
+    held = read_back(mapping, {f: golden.get(f) for f in comparable if not _empty(golden.get(f))})
     for field in sorted(comparable - identity):
         new = golden.get(field)
         old = link.values.get(field)
-        if not _empty(new) and new != old:
+        if not _empty(new) and held.get(field, new) != old:
             changes[field] = FieldChange(old=old, new=new)
     if not changes:
         return None
@@ -170,8 +174,10 @@ def build_plan(
             items: list[PlannedWrite | Skipped | None]
             if own:
                 items = [_update_for(mapping, unified_id, golden, view) for view in own]
-            else:
+            elif mapping.creates:
                 items = [_create_for(mapping, unified_id, golden)]
+            else:
+                items = []
             for item in items:
                 if isinstance(item, PlannedWrite):
                     plan.writes.append(item)

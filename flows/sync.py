@@ -57,7 +57,7 @@ from state.runs import finish_run, start_run
 
 __all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "sync"]
 
-DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp")
+DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp", "zendesk")
 SYNC_ENTITIES: tuple[str, ...] = ("company", "person")
 """Entities in the order they sync: companies first, so people can later point at them."""
 EXTRACT_SHARE = 40.0

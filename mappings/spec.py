@@ -34,13 +34,14 @@ from mappings.transforms import TRANSFORMS, TransformContext
 __all__ = [
     "MAPPINGS_DIR",
     "UNIFIED_ID_KEY",
+    "Condition",
     "Constant",
     "FieldMap",
-    "GoneWhen",
     "MappedRecord",
     "Mapping",
     "from_unified",
     "is_gone",
+    "is_included",
     "load_mapping",
     "load_mappings",
     "mapped_fields",
@@ -93,8 +94,8 @@ class Constant(BaseModel):
     when: Literal["create", "always"] = "create"
 
 
-class GoneWhen(BaseModel):
-    """``field`` (dotted path in the record as read) equal to ``equals`` means "gone"."""
+class Condition(BaseModel):
+    """True for a record whose ``field`` (dotted path as read) equals ``equals``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,7 +127,13 @@ class Mapping(BaseModel):
     unique ``revsync_unified_id`` property, Zendesk's ``external_id``); read back, it links the
     record to that golden record before any matching. With ``natural_key: unified_id`` it is
     also the key creates upsert on, for entities with no natural key of their own."""
-    gone_when: GoneWhen | None = None
+    creates: bool = True
+    """Whether revsync creates records in this tool for golden records it lacks; False keeps
+    the tool to the records its own users made (a helpdesk is not an address book)."""
+    only_when: Condition | None = None
+    """Records that fail it are not this entity's and are passed over when read (Zendesk's
+    users stream also returns agents and admins: staff, not customers)."""
+    gone_when: Condition | None = None
     """When a record the tool still returns no longer exists for the tool's users (Zendesk
     keeps merged-away and deleted users readable with ``active: false``)."""
 
@@ -375,11 +382,22 @@ def _updated_at(m: Mapping, raw: dict[str, Any], record_id: str) -> datetime:
     )
 
 
+def _holds(condition: Condition, raw: dict[str, Any]) -> bool:
+    return bool(_get(raw, condition.field) == condition.equals)
+
+
 def is_gone(m: Mapping, raw: dict[str, Any]) -> bool:
     """True for a record the tool still returns but that was merged away or deleted."""
     if m.gone_when is None or not isinstance(raw, dict):
         return False
-    return bool(_get(raw, m.gone_when.field) == m.gone_when.equals)
+    return _holds(m.gone_when, raw)
+
+
+def is_included(m: Mapping, raw: dict[str, Any]) -> bool:
+    """False for a record the stream returns that is not this entity's (``only_when``)."""
+    if m.only_when is None or not isinstance(raw, dict):
+        return True
+    return _holds(m.only_when, raw)
 
 
 def merged_ids(m: Mapping, raw: dict[str, Any]) -> tuple[str, ...]:

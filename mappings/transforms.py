@@ -221,7 +221,9 @@ def split_full_name(value: object) -> tuple[str | None, str | None]:
     cut = len(words) - 1
     while cut > 1 and words[cut - 1].lower() in _PARTICLES:
         cut -= 1
-    return " ".join(words[:cut]), " ".join(words[cut:])
+    # Each part is cleaned on its own as well: "karen Smith" gives "Karen", the first name
+    # a tool with two name fields would read from "karen" (one canonical form per field).
+    return clean_name(" ".join(words[:cut])), clean_name(" ".join(words[cut:]))
 
 
 def join_full_name(first: str | None, last: str | None) -> str | None:

@@ -27,8 +27,15 @@ def test_a_last_name_change_rewrites_the_whole_name() -> None:
     assert write.payload == {"name": "Mary Ann Jones"}, "the first name must not be lost"
 
 
+def test_zendesk_users_are_not_created_from_other_tools_contacts() -> None:
+    plan = build_plan({"u1": GOLDEN}, {}, [ZENDESK])
+
+    assert plan.writes == [] and plan.skipped == []
+
+
 def test_a_create_writes_the_composed_name_and_the_unified_id() -> None:
-    (write,) = build_plan({"u1": GOLDEN}, {}, [ZENDESK]).writes
+    creating = ZENDESK.model_copy(update={"creates": True})
+    (write,) = build_plan({"u1": GOLDEN}, {}, [creating]).writes
 
     assert (write.op, write.natural_key) == ("create", "mary@acme.io")
     assert write.payload == {

@@ -54,7 +54,7 @@ def _user(**fields: Any) -> dict[str, Any]:
         ("Mary Ann Smith", "Mary Ann", "Smith"),
         ("Ada Lovelace", "Ada", "Lovelace"),
         ("Cher", "Cher", None),
-        ("  jean   DUPONT ", "jean", "DUPONT"),  # mixed case is kept as typed
+        ("  jean   DUPONT ", "Jean", "Dupont"),  # each part is re-cased on its own
         ("JEAN DE LA FONTAINE", "Jean", "de la Fontaine"),  # one case: re-cased first
         ("Ludwig van Beethoven", "Ludwig", "van Beethoven"),
         ("Maria Dos Santos", "Maria", "Dos Santos"),  # particles in any case
