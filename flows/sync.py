@@ -210,21 +210,31 @@ def checkpoint(
     mapped: dict[str, Mapped],
     matches: list[MatchResult],
     cursors: dict[tuple[str, str], dict[str, Any]],
+    written: set[tuple[str, str]] | None = None,
 ) -> None:
-    """Record what each read record looked like, then move the cursors: links before cursors."""
+    """Record what each read record looked like, then move the cursors: links before cursors.
+
+    A record this run wrote to keeps the values apply recorded (what the tool holds now), not
+    the older ones it was read with.
+    """
+    written = written or set()
+    rows: list[dict[str, Any]] = []
+    hashes_only: list[dict[str, Any]] = []
+    for m in matches:
+        row = {
+            "tool": m.record.tool,
+            "entity": entity,
+            "record_id": m.record.record_id,
+            "unified_id": m.unified_id,
+            "last_read_hash": mapped[m.record.tool].hashes[m.record.record_id],
+        }
+        if (m.record.tool, m.record.record_id) in written:
+            hashes_only.append(row)
+        else:
+            rows.append({**row, "last_values": m.record.values})
     with Session(engine) as session:
-        rows = [
-            {
-                "tool": m.record.tool,
-                "entity": entity,
-                "record_id": m.record.record_id,
-                "unified_id": m.unified_id,
-                "last_read_hash": mapped[m.record.tool].hashes[m.record.record_id],
-                "last_values": m.record.values,
-            }
-            for m in matches
-        ]
         upsert_links(session, rows)
+        upsert_links(session, hashes_only)
         for (tool, stream), state in sorted(cursors.items()):
             save_cursor(session, tool, stream, state, run_id)
         session.commit()
@@ -369,8 +379,10 @@ def _apply_all(
     report: SyncReport,
     mode: SyncMode,
     progress: Span,
-) -> None:
-    """Apply each tool's share of the plan, in the order the tools were read."""
+) -> set[tuple[str, str]]:
+    """Apply each tool's share of the plan, in the order the tools were read; returns the
+    (tool, record id) of every record written."""
+    written: set[tuple[str, str]] = set()
     priority = priority_for(mode)
     share = 1.0 / max(len(mappings), 1)
     for i, (tool, mapping) in enumerate(mappings.items()):
@@ -382,6 +394,8 @@ def _apply_all(
         counts.updated = applied.updated
         counts.failed = applied.failed
         report.dead_letters += applied.dead_letters
+        written |= {(v.tool, v.record_id) for views in applied.links.values() for v in views}
+    return written
 
 
 def _follow_tool_merges(
@@ -516,7 +530,7 @@ def _sync_entity(
 
     _persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
-    _apply_all(
+    written = _apply_all(
         engine,
         run_id,
         mappings,
@@ -526,7 +540,7 @@ def _sync_entity(
         mode,
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
     )
-    checkpoint(engine, run_id, entity, mapped, matches, cursors)
+    checkpoint(engine, run_id, entity, mapped, matches, cursors, written)
     vendor_merged = merge_duplicates(engine, duplicates, run_id, entity=entity)
     publish_duplicates(duplicates, merged=bool(vendor_merged))
     publish_dead_letters(engine, run_id)

@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 from flows.sync import sync
 from sandbox.world import generate_world
 from state.db import engine_from_url
-from state.models import GoldenRecord, Link, MatchDecision
+from state.models import GoldenRecord, Link, MatchDecision, ReviewItem
 
 SEED_PEOPLE, SEED = 120, 7  # what tests/flows/conftest.py seeds
-TOOLS = ("hubspot",)
+TOOLS = ("hubspot", "zendesk")
 
 
 def _company_links() -> dict[str, str]:
@@ -52,6 +52,7 @@ def test_duplicate_companies_merge_and_look_alikes_stay_apart(tools: Tools) -> N
     first = sync(tools=list(TOOLS)).report
     assert first.status == "completed"
     assert first.tool("hubspot", "company").read > 0
+    assert first.tool("zendesk", "company").read > 0
 
     links = _company_links()
     truth, lookalike = _company_truth()
@@ -66,16 +67,27 @@ def test_duplicate_companies_merge_and_look_alikes_stay_apart(tools: Tools) -> N
     duplicated = [org for org in goldens_of if sum(1 for o in truth.values() if o == org) > 1]
     assert duplicated, "the seeded world has duplicate companies"
     split = {org: g for org, g in goldens_of.items() if len(g) > 1}
-    assert not split, f"duplicate companies left apart: {split}"
+    # A company left apart must at least be queued for review: e.g. a Zendesk organization
+    # with no domain whose name alone agrees (look-alikes share names) is a human's call.
+    with Session(engine_from_url()) as session:
+        queued = [
+            (r.left_key, r.right_key)
+            for r in session.exec(select(ReviewItem).where(ReviewItem.entity == "company"))
+        ]
+    for org, uids in split.items():
+        keys = {k for k, o in truth.items() if o == org} | {f"unified:{u}" for u in uids}
+        assert any(a in keys and b in keys for a, b in queued), f"{org} apart, not in review"
+    assert len(split) <= 0.1 * len(goldens_of), split
 
     with Session(engine_from_url()) as session:
         decisions = list(
             session.exec(select(MatchDecision).where(MatchDecision.entity == "company"))
         )
         goldens = list(session.exec(select(GoldenRecord).where(GoldenRecord.entity == "company")))
-    assert len(goldens) == len(goldens_of)
+    assert len(goldens) == len(set().union(*goldens_of.values()))
     merged = [d for d in decisions if d.rule not in ("link", "new")]
-    assert merged and all(d.evidence.get("rule") for d in merged), "a merge without evidence"
+    assert merged, "no company was merged"
+    assert all(d.evidence.get("rule") for d in merged), "a merge without evidence"
     assert all(g.values.get("name") for g in goldens)
 
     second = sync(tools=list(TOOLS)).report

@@ -30,7 +30,8 @@ def test_a_last_name_change_rewrites_the_whole_name() -> None:
 def test_zendesk_users_are_not_created_from_other_tools_contacts() -> None:
     plan = build_plan({"u1": GOLDEN}, {}, [ZENDESK])
 
-    assert plan.writes == [] and plan.skipped == []
+    assert plan.writes == []
+    assert plan.skipped == []
 
 
 def test_a_create_writes_the_composed_name_and_the_unified_id() -> None:
