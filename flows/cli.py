@@ -123,8 +123,12 @@ def _cmd_automations(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import render_report, run_demo
+    from flows.sync import DEFAULT_TOOLS
 
-    print(f"Starting the sandbox, seeded with {args.people} people; syncing HubSpot and Mailchimp…")
+    print(
+        f"Starting the sandbox, seeded with {args.people} people; syncing companies and people "
+        f"across {', '.join(DEFAULT_TOOLS)}…"
+    )
     outcome = run_demo(people=args.people, seed=args.seed)
     print(render_report("First sync", outcome.first))
     print()

@@ -70,12 +70,15 @@ class FollowedMerge:
 
 @dataclass
 class Duplicate:
-    """Records of one tool that revsync matched to the same person."""
+    """Records of one tool that revsync matched to the same person or company."""
 
     tool: str
     unified_id: str
     record_ids: list[str]
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    entity: str = "person"
+    merged: bool = False
+    """Merged in the tool through its merge API by this run."""
 
 
 class _Finder(Protocol):
@@ -244,7 +247,7 @@ def _decision(entity: str, f: FollowedMerge, run_id: str) -> dict[str, Any]:
 
 
 def in_tool_duplicates(
-    links: Mapping[str, list[LinkView]], matches: Iterable[MatchResult]
+    links: Mapping[str, list[LinkView]], matches: Iterable[MatchResult], entity: str = "person"
 ) -> list[Duplicate]:
     """Goldens holding more than one record of the same tool, with the match evidence."""
     evidence: dict[tuple[str, str], dict[str, Any]] = {
@@ -262,6 +265,7 @@ def in_tool_duplicates(
             found.append(
                 Duplicate(
                     tool=tool,
+                    entity=entity,
                     unified_id=uid,
                     record_ids=ordered,
                     evidence=[
@@ -282,30 +286,32 @@ def _id_order(record_id: str) -> tuple[int, str]:
     return (int(record_id), "") if record_id.isdigit() else (1 << 62, record_id)
 
 
-def publish_duplicates(duplicates: list[Duplicate], *, merged: bool) -> None:
+def publish_duplicates(duplicates: list[Duplicate]) -> None:
     """The ``sync-duplicates`` artifact: what was (or would be) merged in the tools."""
     if not duplicates:
         return
+    merged = sum(1 for d in duplicates if d.merged)
     create_table_artifact(
         key="sync-duplicates",
         table=[
             {
+                "entity": d.entity,
                 "tool": d.tool,
                 "unified_id": d.unified_id,
                 "records": ", ".join(d.record_ids),
                 "evidence": "; ".join(
                     f"{e['record_id']}: {e['rule']} {e['score']}" for e in d.evidence
                 ),
-                "action": "merged in the tool" if merged else "reported",
+                "action": "merged in the tool" if d.merged else "reported",
             }
             for d in duplicates
         ],
         description=(
-            f"{len(duplicates)} in-tool duplicate groups; "
+            f"{len(duplicates)} in-tool duplicate groups, {merged} merged through the vendor API"
             + (
-                "merged through the vendor API."
-                if merged
-                else "not merged (add the tool to vendor_merge in survivorship.yaml to merge)."
+                ""
+                if merged == len(duplicates)
+                else " (add a tool to vendor_merge in survivorship.yaml to merge its groups)."
             )
         ),
     )
@@ -332,6 +338,7 @@ def merge_duplicates(
         try:
             for dup in (d for d in duplicates if d.tool == tool):
                 primary, *others = dup.record_ids
+                failed = False
                 for other in others:
                     try:
                         merge(primary, other)
@@ -339,10 +346,12 @@ def merge_duplicates(
                         logger.warning(
                             "%s merge of %s into %s failed: %s", tool, other, primary, exc
                         )
+                        failed = True
                         continue
                     followed += follow_vendor_merges(
                         engine, tool, {primary: [other]}, run_id, entity=entity
                     )
+                dup.merged = not failed
         finally:
             if merger is None:
                 writer.close()

@@ -25,6 +25,7 @@ from flows.artifacts import publish_dead_letters, publish_failure, publish_plan,
 from flows.extract import Mapped, extract_stream, map_records
 from flows.failures import failure_line, with_failure_line
 from flows.merges import (
+    Duplicate,
     FollowedMerge,
     follow_gone_records,
     follow_vendor_merges,
@@ -429,16 +430,21 @@ def _sync(
     progress = progress or Progress(None)
     by_entity: dict[str, dict[str, ToolMapping]] = {}
     for entity in SYNC_ENTITIES:
-        found = {t: load_mappings(t)[entity] for t in tools if entity in load_mappings(t)}
-        if found:
-            by_entity[entity] = found
+        maps = {t: load_mappings(t)[entity] for t in tools if entity in load_mappings(t)}
+        if maps:
+            by_entity[entity] = maps
     plan = Plan()
+    duplicates: list[Duplicate] = []
     share = 95.0 / max(len(by_entity), 1)
     for i, (entity, mappings) in enumerate(by_entity.items()):
         span = progress.span(i * share, (i + 1) * share)
-        part = _sync_entity(engine, run_id, entity, mappings, dry_run, report, mode, span)
+        part, dups = _sync_entity(engine, run_id, entity, mappings, dry_run, report, mode, span)
         plan.writes += part.writes
         plan.skipped += part.skipped
+        duplicates += dups
+    publish_duplicates(duplicates)
+    if not dry_run:
+        publish_dead_letters(engine, run_id)
     return SyncResult(report=report, plan=plan)
 
 
@@ -451,7 +457,8 @@ def _sync_entity(
     report: SyncReport,
     mode: SyncMode,
     progress: Span,
-) -> Plan:
+) -> tuple[Plan, list[Duplicate]]:
+    """One entity's run; its plan and its in-tool duplicates."""
     tools = list(mappings)
     known, hashes, version = _known_index(engine, entity, tools)
     reads = _read_all(
@@ -516,7 +523,7 @@ def _sync_entity(
     links = _link_views(engine, planned_ids, fresh)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
     plan = plan_writes(planned_goldens, dict(links), list(mappings.values()))
-    duplicates = in_tool_duplicates(links, matches)
+    duplicates = in_tool_duplicates(links, matches, entity)
     progress.at((EXTRACT_SHARE + 10) / 100)
     for tool in mappings:
         counts = report.tool(tool, entity)
@@ -525,8 +532,7 @@ def _sync_entity(
         counts.skipped = sum(1 for s in plan.skipped if s.tool == tool)
 
     if dry_run:
-        publish_duplicates(duplicates, merged=False)
-        return plan
+        return plan, duplicates
 
     _persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
@@ -541,10 +547,8 @@ def _sync_entity(
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
     )
     checkpoint(engine, run_id, entity, mapped, matches, cursors, written)
-    vendor_merged = merge_duplicates(engine, duplicates, run_id, entity=entity)
-    publish_duplicates(duplicates, merged=bool(vendor_merged))
-    publish_dead_letters(engine, run_id)
-    return plan
+    merge_duplicates(engine, duplicates, run_id, entity=entity)
+    return plan, duplicates
 
 
 if __name__ == "__main__":

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import httpx
+import pytest
 from flow_testkit import Tools
 from sqlmodel import Session, select
 
 from flows.sync import sync
+from mappings.survivorship import load_rules
+from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN
 from sandbox.world import generate_world
 from state.db import engine_from_url
 from state.models import GoldenRecord, Link, MatchDecision, ReviewItem
@@ -93,3 +97,44 @@ def test_duplicate_companies_merge_and_look_alikes_stay_apart(tools: Tools) -> N
     second = sync(tools=list(TOOLS)).report
     assert second.tool("hubspot", "company").written == 0, second.rows()
     assert second.written == 0, second.rows()
+
+
+def test_duplicate_companies_are_merged_in_hubspot_when_asked(
+    tools: Tools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.merges
+
+    person_rules = load_rules("person")
+    company_rules = load_rules("company").model_copy(update={"vendor_merge": ("hubspot",)})
+    monkeypatch.setattr(
+        flows.merges,
+        "load_rules",
+        lambda entity="person": company_rules if entity == "company" else person_rules,
+    )
+
+    sync(tools=list(TOOLS))
+
+    merges = [r for r in tools.requests("hubspot") if r["path"].endswith("/companies/merge")]
+    assert merges, "the seeded world has duplicate HubSpot companies"
+    assert all(r["status"] == 200 for r in merges)
+    assert not [r for r in tools.requests("hubspot") if r["path"].endswith("/contacts/merge")]
+    by_golden: dict[str, list[str]] = defaultdict(list)
+    for key, uid in _company_links().items():
+        if key.startswith("hubspot:"):
+            by_golden[uid].append(key)
+    assert all(len(keys) == 1 for keys in by_golden.values()), "a duplicate is still linked"
+    alive = {
+        str(c["id"])
+        for c in httpx.get(
+            f"{tools.server.base_url('hubspot')}/crm/v3/objects/companies",
+            params={"limit": 100},
+            headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
+        )
+        .raise_for_status()
+        .json()["results"]
+    }
+    linked = {key.partition(":")[2] for key in _company_links() if key.startswith("hubspot:")}
+    assert linked <= alive, "a link points at a merged-away company"
+
+    settled = sync(tools=list(TOOLS))
+    assert settled.report.written == 0, settled.plan.writes
