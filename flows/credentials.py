@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from pydantic import SecretStr
@@ -28,6 +28,7 @@ from connectors.providers import provider_for
 
 __all__ = [
     "block_names",
+    "connected",
     "resolve_connection",
     "save_connection",
     "secret_block_name",
@@ -118,6 +119,19 @@ def resolve_connection(tool: str, env: Mapping[str, str] | None = None) -> Conne
         secrets={provider.secret_name: secret},
         options={name: value for name, value in options.items() if value},
     )
+
+
+def connected(tools: Iterable[str]) -> list[str]:
+    """The ``tools`` that have a connection (blocks or variables), in the order given."""
+    out: list[str] = []
+    for tool in tools:
+        try:
+            resolve_connection(tool)
+        except ConfigError:
+            logger.info("%s is not connected: left out", tool)
+            continue
+        out.append(tool)
+    return out
 
 
 def save_connection(

@@ -20,8 +20,10 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from connectors.errors import ConfigError
 from flows.apply import apply_writes
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
+from flows.credentials import connected
 from flows.extract import Mapped, extract_stream, map_records
 from flows.failures import failure_line, with_failure_line
 from flows.merges import (
@@ -278,7 +280,11 @@ def sync(
     logger = get_run_logger()
     if mode not in SYNC_MODES:
         raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
-    selected = list(tools or DEFAULT_TOOLS)
+    selected = list(tools or connected(DEFAULT_TOOLS))
+    if not selected:
+        raise ConfigError(
+            "no tool is connected: run `revsync connect <tool>` or set its REVSYNC_* variables"
+        )
     run_id = _run_id()
     engine = engine_from_url()
     init_schema(engine)

@@ -117,3 +117,19 @@ def test_connect_stores_secret_blocks_that_the_sync_then_resolves(
     assert conn.secret("access_token").get_secret_value() == SANDBOX_HUBSPOT_TOKEN
     assert stored.get() == SANDBOX_HUBSPOT_TOKEN
     assert SANDBOX_HUBSPOT_TOKEN not in repr(conn)
+
+
+def test_only_connected_tools_are_synced_by_default(
+    env: dict[str, str], prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.credentials import connected
+
+    for key in list(env):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        if not key.startswith("REVSYNC_ZENDESK_"):
+            monkeypatch.setenv(key, value)
+
+    assert connected(["hubspot", "mailchimp", "zendesk"]) == ["hubspot", "mailchimp"]
+    monkeypatch.setenv("REVSYNC_ZENDESK_API_TOKEN", "t0ken")
+    assert connected(["zendesk"]) == [], "an email and a subdomain are needed too"
