@@ -25,11 +25,34 @@ from sandbox.salesforce_data import SalesforceData
 from sandbox.timefmt import ms_of
 from sandbox.zendesk_data import ZendeskData
 
-__all__ = ["SandboxState"]
+__all__ = ["SandboxState", "default_limits"]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def default_limits() -> dict[str, Any]:
+    """Every vendor's rate limiter as the sandbox starts (and is reset to)."""
+    limits: dict[str, Any] = {
+        "hubspot": WindowLimiter(190, 10_000, daily=1_000_000),
+        "hubspot-search": WindowLimiter(5, 1_000, daily=1_000_000),
+        "mailchimp": ConcurrencyGate(10),
+        # Salesforce: org-wide rolling 24-hour API allocation (Enterprise, ~100k + per seat).
+        "salesforce": WindowLimiter(100_000, 86_400_000, daily=100_000_000),
+        # Pipedrive: 80 requests per 2 s burst (api_token, Professional); daily tokens.
+        "pipedrive": TokenLimiter(80, 2_000, daily=300_000),
+        "brevo": WindowLimiter(10, 1_000, daily=10_000_000),
+        "brevo-crm": WindowLimiter(100, 3_600_000, daily=10_000_000),
+        "zendesk": WindowLimiter(700, 60_000, daily=100_000_000),  # Enterprise plan
+        "zendesk-incremental": WindowLimiter(10, 60_000, daily=100_000_000),
+        "freshdesk": WindowLimiter(400, 60_000),  # Pro plan, per minute
+        "intercom": WindowLimiter(1666, 10_000),  # 10,000/min per app in 10 s windows
+        "aircall": WindowLimiter(60, 60_000),  # help centre says 60/min, API ref 120
+    }
+    limits["hubspot-search"].enabled = False
+    limits["brevo-crm"].enabled = False
+    return limits
 
 
 class SandboxState:
@@ -50,24 +73,7 @@ class SandboxState:
         self.faults = FaultBoard()
         self.requests = RequestLog()
         self.truth: dict[str, str] = {}  # seeded ground truth (sandbox.world)
-        self.limits: dict[str, Any] = {
-            "hubspot": WindowLimiter(190, 10_000, daily=1_000_000),
-            "hubspot-search": WindowLimiter(5, 1_000, daily=1_000_000),
-            "mailchimp": ConcurrencyGate(10),
-            # Salesforce: org-wide rolling 24-hour API allocation (Enterprise, ~100k + per seat).
-            "salesforce": WindowLimiter(100_000, 86_400_000, daily=100_000_000),
-            # Pipedrive: 80 requests per 2 s burst (api_token, Professional); daily tokens.
-            "pipedrive": TokenLimiter(80, 2_000, daily=300_000),
-            "brevo": WindowLimiter(10, 1_000, daily=10_000_000),
-            "brevo-crm": WindowLimiter(100, 3_600_000, daily=10_000_000),
-            "zendesk": WindowLimiter(700, 60_000, daily=100_000_000),  # Enterprise plan
-            "zendesk-incremental": WindowLimiter(10, 60_000, daily=100_000_000),
-            "freshdesk": WindowLimiter(400, 60_000),  # Pro plan, per minute
-            "intercom": WindowLimiter(1666, 10_000),  # 10,000/min per app in 10 s windows
-            "aircall": WindowLimiter(60, 60_000),  # help centre says 60/min, API ref 120
-        }
-        self.limits["hubspot-search"].enabled = False
-        self.limits["brevo-crm"].enabled = False
+        self.limits: dict[str, Any] = default_limits()
 
     def now_ms(self) -> int:
         return ms_of(self.clock())
@@ -87,8 +93,8 @@ class SandboxState:
         self.faults.clear()
         self.requests.clear()
         self.truth.clear()
-        for limiter in self.limits.values():
-            limiter.reset()
+        self.limits.clear()  # back to the defaults: a test's tightened or lifted limit ends here
+        self.limits.update(default_limits())
 
     def configure_limit(
         self,
