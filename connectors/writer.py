@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["WriteItem", "WriteOutcome", "Writer"]
+import httpx
+
+from connectors.connections import Connection
+from connectors.http import build_client
+from connectors.providers import Provider, provider_for
+
+__all__ = ["HttpWriter", "WriteItem", "WriteOutcome", "Writer"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,23 @@ class Writer(Protocol):
     def close(self) -> None:
         """Release the HTTP client if the writer owns it."""
         ...
+
+
+class HttpWriter:
+    """What every writer holds: the shared client (built unless given, then owned), the
+    vendor's batch size, and the secrets to scrub from any message."""
+
+    tool: str
+
+    def __init__(
+        self, conn: Connection, client: httpx.Client | None = None, *, batch_size: int | None = None
+    ) -> None:
+        self._provider: Provider = provider_for(self.tool)
+        self._secrets = [value.get_secret_value() for value in conn.secrets.values()]
+        self._owns_client = client is None
+        self._client = client if client is not None else build_client(conn, self._provider)
+        self._batch_size = min(batch_size or self._provider.batch_max, self._provider.batch_max)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()

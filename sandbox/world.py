@@ -422,18 +422,7 @@ def _make_orgs(n: int, rng: random.Random) -> tuple[list[OrgTruth], bytes]:
                 name = f"{name} {k - 1}"
         used.add(domain)
         place = _PLACES[_pick_place(rng.random())]
-        area = rng.choice(place[5]) if place[5] else ""
-        orgs.append(
-            OrgTruth(
-                id=f"o{j + 1:06d}",
-                name=name,
-                domain=domain,
-                industry=rng.choice(_INDUSTRIES),
-                city=rng.choice(place[4]),
-                country=place[0],
-                phone=_e164(place[2], place[3], "org", j, area),
-            )
-        )
+        orgs.append(_org(rng, j, name, domain, place, place[0]))
         styles.append(rng.choices(range(len(_WORK_STYLES)), _WORK_STYLE_WEIGHTS)[0])
     return orgs, bytes(styles)
 
@@ -491,20 +480,32 @@ def _lookalikes(orgs: list[OrgTruth], seed: int) -> list[OrgTruth]:
             n += 1
         used.add(domain)
         j = len(orgs) + len(out)
-        area = rng.choice(place[5]) if place[5] else ""
-        out.append(
-            OrgTruth(
-                id=f"o{j + 1:06d}",
-                name=name,
-                domain=domain,
-                industry=rng.choice(_INDUSTRIES),
-                city=rng.choice(place[4]),
-                country=iso,
-                phone=_e164(place[2], place[3], "org", j, area),
-                lookalike_of=base.id,
-            )
-        )
+        out.append(_org(rng, j, name, domain, place, iso, lookalike_of=base.id))
     return out
+
+
+def _org(
+    rng: random.Random,
+    j: int,
+    name: str,
+    domain: str,
+    place: Any,
+    country: str,
+    *,
+    lookalike_of: str | None = None,
+) -> OrgTruth:
+    """The ``j``-th organization, in ``place`` (draws area, industry and city, in that order)."""
+    area = rng.choice(place[5]) if place[5] else ""
+    return OrgTruth(
+        id=f"o{j + 1:06d}",
+        name=name,
+        domain=domain,
+        industry=rng.choice(_INDUSTRIES),
+        city=rng.choice(place[4]),
+        country=country,
+        phone=_e164(place[2], place[3], "org", j, area),
+        lookalike_of=lookalike_of,
+    )
 
 
 def generate_people(people: int, seed: int, *, now: datetime | None = None) -> PeopleWorld:

@@ -28,9 +28,7 @@ from connectors.errors import (
     scrub,
     vendor_message,
 )
-from connectors.http import build_client
-from connectors.providers import provider_for
-from connectors.writer import WriteItem, WriteOutcome
+from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["UNIFIED_ID_PROPERTY", "HubSpotWriter"]
 
@@ -74,7 +72,7 @@ _ENTITY_OBJECTS = {
 _Indexed = Sequence[tuple[int, WriteItem]]
 
 
-class HubSpotWriter:
+class HubSpotWriter(HttpWriter):
     """:class:`connectors.writer.Writer` for HubSpot CRM objects."""
 
     tool = "hubspot"
@@ -82,11 +80,7 @@ class HubSpotWriter:
     def __init__(
         self, conn: Connection, client: httpx.Client | None = None, *, batch_size: int | None = None
     ) -> None:
-        provider = provider_for(self.tool)
-        self._secrets = [value.get_secret_value() for value in conn.secrets.values()]
-        self._owns_client = client is None
-        self._client = client if client is not None else build_client(conn, provider)
-        self._batch_size = min(batch_size or provider.batch_max, provider.batch_max)
+        super().__init__(conn, client, batch_size=batch_size)
 
     def upsert(self, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
         """``person`` (contacts, keyed by email) or ``company`` (companies, keyed by the unified
@@ -127,10 +121,6 @@ class HubSpotWriter:
             hints=object_type.hints,
             secrets=self._secrets,
         )
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
 
     def _write(
         self, object_type: _ObjectType, op: str, chunk: _Indexed, outcomes: dict[int, WriteOutcome]

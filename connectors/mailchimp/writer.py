@@ -22,9 +22,7 @@ import httpx
 from connectors.calls import send_for_json, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
-from connectors.http import build_client
-from connectors.providers import provider_for
-from connectors.writer import WriteItem, WriteOutcome
+from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["MailchimpWriter", "subscriber_hash"]
 
@@ -46,7 +44,7 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-class MailchimpWriter:
+class MailchimpWriter(HttpWriter):
     """:class:`connectors.writer.Writer` for one Mailchimp audience."""
 
     tool = "mailchimp"
@@ -59,12 +57,8 @@ class MailchimpWriter:
         batch_size: int | None = None,
         status_if_new: str = "subscribed",
     ) -> None:
-        provider = provider_for(self.tool)
+        super().__init__(conn, client, batch_size=batch_size)
         self._list_id = conn.option("list_id")
-        self._secrets = [value.get_secret_value() for value in conn.secrets.values()]
-        self._owns_client = client is None
-        self._client = client if client is not None else build_client(conn, provider)
-        self._batch_size = min(batch_size or provider.batch_max, provider.batch_max)
         self._status_if_new = status_if_new
 
     def upsert(self, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
@@ -98,10 +92,6 @@ class MailchimpWriter:
         return send_for_json(
             self._client, "PUT", path, payload, tool=self.tool, hints=_HINTS, secrets=self._secrets
         )
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
 
     def _single(
         self, item: WriteItem, email: str, *, at_hash: str | None, method: str

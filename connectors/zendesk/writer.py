@@ -37,9 +37,7 @@ from connectors.errors import (
     scrub,
     vendor_message,
 )
-from connectors.http import build_client
-from connectors.providers import provider_for
-from connectors.writer import WriteItem, WriteOutcome
+from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["JobPolling", "ZendeskWriter", "describe_error"]
 
@@ -92,7 +90,7 @@ def describe_error(body: Any) -> str:
     return f"{head}: {'; '.join(reasons)}"[:300] if reasons else head[:300]
 
 
-class ZendeskWriter:
+class ZendeskWriter(HttpWriter):
     """:class:`connectors.writer.Writer` for Zendesk Support users and organizations."""
 
     tool = "zendesk"
@@ -105,11 +103,7 @@ class ZendeskWriter:
         batch_size: int | None = None,
         polling: JobPolling | None = None,
     ) -> None:
-        provider = provider_for(self.tool)
-        self._secrets = [value.get_secret_value() for value in conn.secrets.values()]
-        self._owns_client = client is None
-        self._client = client if client is not None else build_client(conn, provider)
-        self._batch_size = min(batch_size or provider.batch_max, provider.batch_max)
+        super().__init__(conn, client, batch_size=batch_size)
         self._polling = polling or JobPolling()
         self._bulk = True  # until the account answers that bulk imports are off
 
@@ -121,10 +115,6 @@ class ZendeskWriter:
         if entity == "company":
             return [self._write_org(item) for item in items]
         raise ConfigError(f"the Zendesk writer does not write {entity!r}", tool=self.tool)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
 
     # -- merges made in Zendesk ----------------------------------------------------------
 
