@@ -4,7 +4,8 @@ Same data, same run, no labels used for training, no per-data-set tuning: every 
 the data set's column -> kind schema and derives its model from it. Each (data set, method)
 runs in its own process so peak memory is its own.
 
-Run: scripts/bench  (or .venv/bin/python -m bench.matching --world 10000 100000)
+Run: scripts/bench  (or .venv/bin/python -m bench.matching --world 10000 100000 1000000;
+the seeded-world runs are ``bench/matching_world.py``)
 Scale figures through the flow's incremental path (``bench/matching_scale.py``):
 ``--latency 100000`` (1 and 1,000 records against 100k goldens), ``--e2e 50000``;
 ``--skip-quality`` runs only those.
@@ -97,28 +98,6 @@ def _rldata() -> Data:
         rows.append({"id": str(i), **values})
         truth[str(i)] = str(identity.iloc[i])
     return Data("RLdata10000 (dedupe)", KINDS_RL, "fname_c1", "lname_c1", rows, truth)
-
-
-def _world(people: int) -> Data:
-    from mappings.errors import MappingError
-    from mappings.spec import load_mapping, to_unified
-    from sandbox.world import generate_world
-
-    world = generate_world(people, 11, tools=("hubspot", "mailchimp"))
-    rows, truth = [], {}
-    for tool in ("hubspot", "mailchimp"):
-        mapping = load_mapping(tool)
-        for raw in world.seeds[tool].streams[mapping.stream]:
-            if tool == "hubspot":
-                raw = {"id": raw["hs_object_id"], "properties": dict(raw)}
-            try:
-                rec = to_unified(mapping, raw)
-            except MappingError:
-                continue
-            rows.append({"id": rec.key, **{k: rec.values.get(k) or "" for k in KINDS_WORLD}})
-            truth[rec.key] = world.truth[f"{tool}:{mapping.stream}:{rec.record_id}"]
-    return Data(f"seeded world {people:,} people (HubSpot+Mailchimp)", KINDS_WORLD, "first_name",
-                "last_name", rows, truth)  # fmt: skip
 
 
 # --- methods: each returns predicted clusters (lists of record ids) ---------------------
@@ -335,7 +314,6 @@ def main() -> None:
     args = parser.parse_args()
     methods = args.methods.split(",")
     loaders: list[Callable[[], Data]] = [] if args.skip_public else [_febrl3, _febrl4, _rldata]
-    loaders += [lambda n=n: _world(n) for n in args.world]  # type: ignore[misc]
     if args.skip_quality:
         loaders = []
     rows: dict[str, str] = {}
@@ -351,6 +329,10 @@ def main() -> None:
         for r in results:
             print("   ", _fmt(r))
         rows[f"matching: {data.name}"] = "; ".join(_fmt(r) for r in results)
+    if args.world and not args.skip_quality:
+        from bench.matching_world import run_world  # data made and methods watched per process
+
+        rows.update(run_world(args.world, methods))
     update_readme(rows)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mappings.spec import MappedRecord
 
-__all__ = ["end_to_end", "latency"]
+__all__ = ["CHUNK_PEOPLE", "end_to_end", "latency", "world_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +56,19 @@ def _records(
     return records, truth
 
 
-_CHUNK_PEOPLE = 125_000
+CHUNK_PEOPLE = 125_000
 
 
-def _world_records(people: int) -> tuple[list[MappedRecord], dict[str, str]]:
+def world_records(people: int) -> tuple[list[MappedRecord], dict[str, str]]:
     """HubSpot and Mailchimp records of ``people``, generated as seeded worlds of at most
-    ``_CHUNK_PEOPLE`` (the generator's working memory stays that of one chunk). Chunks after
+    ``CHUNK_PEOPLE`` (the generator's working memory stays that of one chunk). Chunks after
     the first get their own record ids and email addresses: separate worlds reuse addresses
     for different people, which one larger world would not."""
     records: list[MappedRecord] = []
     truth: dict[str, str] = {}
     c = 0
     while people > 0:
-        part, part_truth = _records(min(people, _CHUNK_PEOPLE), _TOOLS, seed=SEED + c)
+        part, part_truth = _records(min(people, CHUNK_PEOPLE), _TOOLS, seed=SEED + c)
         for rec in part:
             person = part_truth[rec.key]
             # Matching and survivorship never read the raw vendor payload (most of a mapped
@@ -83,7 +83,7 @@ def _world_records(people: int) -> tuple[list[MappedRecord], dict[str, str]]:
             records.append(rec)
             truth[rec.key] = f"{c}-{person}"
         del part, part_truth
-        people -= _CHUNK_PEOPLE
+        people -= CHUNK_PEOPLE
         c += 1
     return records, truth
 
@@ -268,7 +268,7 @@ def end_to_end(records_target: int) -> dict[str, Any]:
 
     people = int(records_target / 1.45) + 1  # ~1.5 HubSpot+Mailchimp records per person
     t0 = time.perf_counter()
-    records, truth = _world_records(people)
+    records, truth = world_records(people)
     records = records[:records_target]
     t_map = time.perf_counter() - t0  # world generation + to_unified
     data_mib, data_peak = _rss_mib(), _peak_mib()
@@ -280,6 +280,7 @@ def end_to_end(records_target: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     matches = resolve(records, known, model=model)
     t_match = time.perf_counter() - t0
+    match_peak = _stage_peak_mib()  # training and matching (blocking, scoring, evidence)
     t0 = time.perf_counter()
     contributions: dict[str, list[MappedRecord]] = defaultdict(list)
     for m in matches:
@@ -287,14 +288,15 @@ def end_to_end(records_target: int) -> dict[str, Any]:
     rules = load_rules()
     goldens = {uid: merge(None, recs, rules) for uid, recs in contributions.items()}
     t_merge = time.perf_counter() - t0
-    clusters: dict[str, list[str]] = defaultdict(list)
-    for m in matches:
-        clusters[m.unified_id].append(m.record.key)
-    quality = score(list(clusters.values()), {r.key: truth[r.key] for r in records})
+    n_goldens = len(goldens)
+    del goldens  # survivorship is done: scoring the clusters need not stack on the goldens
+    clusters = [[r.key for r in recs] for recs in contributions.values()]
+    del contributions, matches
+    quality = score(clusters, {r.key: truth[r.key] for r in records})
     total = t_train + t_match + t_merge
     return {
         "records": len(records),
-        "goldens": len(goldens),
+        "goldens": n_goldens,
         "generate_and_map_s": t_map,
         "train_s": t_train,
         "match_s": t_match,
@@ -302,6 +304,7 @@ def end_to_end(records_target: int) -> dict[str, Any]:
         "match_merge_total_s": total,
         "records_per_s": len(records) / total,
         "data_rss_mib": data_mib,
+        "match_peak_mib": match_peak,
         "matching_peak_mib": _stage_peak_mib(),
         "peak_mib": max(data_peak, _peak_mib()),
         **quality,
@@ -326,7 +329,8 @@ def _fmt_e2e(r: dict[str, Any]) -> str:
     return (
         f"{r['match_merge_total_s']:.0f} s ({r['records_per_s']:,.0f} rec/s: training "
         f"{r['train_s']:.0f} s, match {r['match_s']:.0f} s, survivorship {r['merge_s']:.0f} s), "
-        f"peak {r['matching_peak_mib']:,.0f} MiB from the mapped records on (the records alone "
+        f"peak {r['matching_peak_mib']:,.0f} MiB from the mapped records on "
+        f"({r['match_peak_mib']:,.0f} MiB through matching, before survivorship; the records alone "
         f"{r['data_rss_mib']:,.0f} MiB, raw payloads dropped; process peak "
         f"{r['peak_mib']:,.0f} MiB with generating them); P {r['precision']:.3f} "
         f"R {r['recall']:.3f} "

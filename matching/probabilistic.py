@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mappings.spec import MappedRecord
-from matching.blocking import BlockIndex, Pairs, block_pairs
+from matching.blocking import BlockIndex, PairCodes, Pairs, block_pairs, pair_codes
 from matching.cluster import cluster
 from matching.deterministic import new_unified_id
 from matching.engine import tf_columns, train
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-# Pairs scored at once when weighing a large batch (about 150 bytes each while scored).
+# Pairs scored at once when weighing a large batch (a few hundred bytes each while scored).
 SCORE_CHUNK = 1_000_000
 # Below this many records EM has too little to learn from: the settings' weights are used.
 MIN_TRAINING_RECORDS = 1000
@@ -192,18 +192,12 @@ def _decide(
     model = _model(settings, batch, golden, given_model)
     b = len(batch)
 
-    inner = block_pairs(batch, settings.blocking, max_block=settings.max_block)
+    inner_codes = pair_codes(batch, settings.blocking, max_block=settings.max_block)
     outer = golden.index.candidates(batch)
-    keep_in, keep_out = _kept_pairs(model, settings, batch, golden.table, inner, outer)
-    s_inner = score_pairs(
-        model,
-        settings,
-        batch,
-        inner.left[keep_in],
-        batch,
-        inner.right[keep_in],
-        inner.rules[keep_in],
-    )
+    keep_in, keep_out = _kept_pairs(model, settings, batch, golden.table, inner_codes, outer)
+    inner = inner_codes.pairs(keep_in)
+    del inner_codes, keep_in
+    s_inner = score_pairs(model, settings, batch, inner.left, batch, inner.right, inner.rules)
     s_outer = score_pairs(
         model,
         settings,
@@ -309,43 +303,78 @@ def _decide(
 def _weights(
     model: Model, settings: MatchSettings, left: Table, right: Table, pairs: Pairs
 ) -> tuple[FloatArray, FloatArray]:
-    """(weight as clustering orders edges, probability) of every pair, scored in chunks so
-    the comparison vectors of millions of pairs never sit in memory at once."""
-    weight = np.empty(len(pairs), dtype=np.float64)
-    prob = np.empty(len(pairs), dtype=np.float64)
-    for start in range(0, len(pairs), SCORE_CHUNK):
-        part = slice(start, start + SCORE_CHUNK)
-        scored = score_pairs(model, settings, left, pairs.left[part], right, pairs.right[part])
-        prob[part] = scored.probability
-        weight[part] = np.where(scored.probability >= 1.0, np.inf, scored.weight)
-    return weight, prob
+    """(weight as clustering orders edges, probability) of a chunk of pairs."""
+    scored = score_pairs(model, settings, left, pairs.left, right, pairs.right)
+    weight = np.where(scored.probability >= 1.0, np.inf, scored.weight)
+    return weight, scored.probability
+
+
+class _Strongest:
+    """Each batch record's strongest pair so far: highest weight, then lowest pair number
+    (NaN weights last, as ``np.lexsort`` puts them), fed chunk by chunk in pair order, so no
+    weight of all pairs is held."""
+
+    def __init__(self, b: int) -> None:
+        self.weight = np.full(b, np.nan, dtype=np.float64)
+        self.edge = np.full(b, -1, dtype=np.int64)
+
+    def offer(self, ends: Sequence[IntArray], first_edge: int, weight: FloatArray) -> None:
+        """Pairs ``first_edge + k`` with ``weight[k]``, touching the records ``end[k]`` of
+        each of ``ends``; all numbered above any pair offered before."""
+        k, b = len(weight), len(self.edge)
+        top = np.full(b, np.nan)
+        for nodes in ends:
+            np.fmax.at(top, nodes, weight)  # each record's highest weight (NaN: only NaN ones)
+        nan = np.isnan(weight)
+        first = np.full(b, k, dtype=np.int64)
+        for nodes in ends:
+            at_top = top[nodes]
+            hit = np.flatnonzero((weight == at_top) | (nan & np.isnan(at_top)))
+            np.minimum.at(first, nodes[hit], hit)  # the lowest pair number reaching it
+        touched = np.flatnonzero(first < k)
+        new, old = top[touched], self.weight[touched]
+        # An earlier pair keeps a tie; a number beats NaN.
+        better = (self.edge[touched] < 0) | (new > old) | (np.isnan(old) & ~np.isnan(new))
+        won = touched[better]
+        self.weight[won] = new[better]
+        self.edge[won] = first_edge + first[won]
 
 
 def _kept_pairs(
-    model: Model, settings: MatchSettings, batch: Table, golden: Table, inner: Pairs, outer: Pairs
+    model: Model,
+    settings: MatchSettings,
+    batch: Table,
+    golden: Table,
+    inner: PairCodes,
+    outer: Pairs,
 ) -> tuple[IntArray, IntArray]:
     """The pairs a decision or its evidence can use: those at or above the review threshold
     (every merge and review suggestion) and each batch record's strongest pair (the "best
     candidate" of a record left alone). Dropping the rest changes no cluster and no evidence:
-    the kept pairs keep their order, so ties break the same way."""
-    w_in, p_in = _weights(model, settings, batch, batch, inner)
-    w_out, p_out = _weights(model, settings, batch, golden, outer)
+    the kept pairs keep their order, so ties break the same way. Pairs are scored
+    ``SCORE_CHUNK`` at a time (inner ones, then outer ones), so the comparison vectors and
+    weights of millions of pairs never sit in memory at once."""
     n_in = len(inner)
-    weight = np.concatenate((w_in, w_out))
-    del w_in, w_out
-    keep = np.concatenate((p_in, p_out)) >= settings.thresholds.review
-    del p_in, p_out
-    ends = np.concatenate((inner.left, inner.right, outer.left))
-    edges = np.concatenate((np.arange(n_in), np.arange(n_in), n_in + np.arange(len(outer))))
-    if len(ends):
-        strength = weight[edges]
-        del weight
-        np.negative(strength, out=strength)
-        order = np.lexsort((edges, strength, ends))
-        del strength
-        first = np.concatenate(([True], np.diff(ends[order]) != 0))
-        keep[edges[order[first]]] = True
-    return np.flatnonzero(keep[:n_in]), np.flatnonzero(keep[n_in:])
+    strongest = _Strongest(len(batch))
+    review: list[IntArray] = []
+    for start in range(0, n_in, SCORE_CHUNK):
+        part = inner.pairs(slice(start, start + SCORE_CHUNK))
+        weight, prob = _weights(model, settings, batch, batch, part)
+        review.append(start + np.flatnonzero(prob >= settings.thresholds.review))
+        strongest.offer((part.left, part.right), start, weight)
+    for start in range(0, len(outer), SCORE_CHUNK):
+        part = _slice(outer, slice(start, start + SCORE_CHUNK))
+        weight, prob = _weights(model, settings, batch, golden, part)
+        review.append(n_in + start + np.flatnonzero(prob >= settings.thresholds.review))
+        strongest.offer((part.left,), n_in + start, weight)
+    best = strongest.edge[strongest.edge >= 0]
+    keep = np.unique(np.concatenate([*review, best]))
+    split = int(np.searchsorted(keep, n_in))
+    return keep[:split], keep[split:] - n_in
+
+
+def _slice(pairs: Pairs, part: slice) -> Pairs:
+    return Pairs(left=pairs.left[part], right=pairs.right[part], rules=pairs.rules[part])
 
 
 def _cannot_links(
@@ -395,7 +424,8 @@ def _record_evidence(
         evidence = pair_evidence(best)
         other = int(right[best]) if int(left[best]) == node else int(left[best])
         evidence["with"] = node_name(other)
-        evidence["rule"] = "email" if evidence["keys"] else "probabilistic"
+        # A deterministic key (email for people, domain for companies) names the rule.
+        evidence["rule"] = str(evidence["keys"][0]) if evidence["keys"] else "probabilistic"
         return evidence
     alone: dict[str, Any] = {"rule": "new", "score": 0.0}
     if len(touching):
