@@ -14,39 +14,21 @@ import resource
 import time
 
 from bench.matching import score
+from bench.matching_scale import seeded_records
 from bench.readme_table import update_readme
-from mappings.spec import MappedRecord
 
 __all__ = ["run"]
 
 logger = logging.getLogger(__name__)
 
 SEED = 11
-STREAMS = {"hubspot": "companies", "zendesk": "organizations"}
+TOOLS = ("hubspot", "zendesk")
 
 
-def _records(people: int) -> tuple[list[MappedRecord], dict[str, str], int]:
-    """Mapped company records of both tools, the truth, and how many look-alike orgs."""
-    from mappings.errors import MappingError
-    from mappings.spec import load_mapping, to_unified
-    from sandbox.world import generate_world
+def _lookalikes(people: int) -> int:
+    from sandbox.world import generate_people
 
-    world = generate_world(people, SEED, tools=tuple(STREAMS))
-    records: list[MappedRecord] = []
-    truth: dict[str, str] = {}
-    for tool, stream in STREAMS.items():
-        mapping = load_mapping(tool, "company")
-        for raw in world.seeds[tool].streams[stream]:
-            if tool == "hubspot":
-                raw = {"id": raw["hs_object_id"], "properties": dict(raw)}
-            try:
-                rec = to_unified(mapping, raw)
-            except MappingError:
-                continue
-            records.append(rec)
-            truth[rec.key] = world.truth[f"{tool}:{stream}:{rec.record_id}"]
-    lookalikes = sum(1 for o in world.people.orgs if o.lookalike_of)
-    return records, truth, lookalikes
+    return sum(1 for o in generate_people(people, SEED).orgs if o.lookalike_of)
 
 
 def run(people: int) -> dict[str, str]:
@@ -54,7 +36,8 @@ def run(people: int) -> dict[str, str]:
     from matching.probabilistic import prepare_model, resolve
     from matching.settings import load_settings
 
-    records, truth, lookalikes = _records(people)
+    records, truth = seeded_records(people, TOOLS, seed=SEED, entity="company")
+    lookalikes = _lookalikes(people)
     settings = load_settings("company")
     start = time.perf_counter()
     known = KnownIndex.build({}, {})

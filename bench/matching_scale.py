@@ -20,7 +20,7 @@ from typing import Any
 
 from mappings.spec import MappedRecord
 
-__all__ = ["CHUNK_PEOPLE", "end_to_end", "latency", "world_records"]
+__all__ = ["CHUNK_PEOPLE", "end_to_end", "latency", "seeded_records", "world_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,11 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _records(
-    people: int, tools: tuple[str, ...], *, seed: int = SEED
+def seeded_records(
+    people: int, tools: tuple[str, ...], *, seed: int = SEED, entity: str = "person"
 ) -> tuple[list[MappedRecord], dict[str, str]]:
-    """The world's records of ``tools``, mapped as the flow maps them, and the truth."""
+    """The world's ``entity`` records of ``tools``, mapped as the flow maps them, and the
+    truth (record key -> person or organization id)."""
     from mappings.errors import MappingError
     from mappings.spec import load_mapping, to_unified
     from sandbox.world import generate_world
@@ -43,7 +44,7 @@ def _records(
     records: list[MappedRecord] = []
     truth: dict[str, str] = {}
     for tool in tools:
-        mapping = load_mapping(tool)
+        mapping = load_mapping(tool, entity)
         for raw in world.seeds[tool].streams[mapping.stream]:
             if tool == "hubspot":
                 raw = {"id": raw["hs_object_id"], "properties": dict(raw)}
@@ -68,7 +69,7 @@ def world_records(people: int) -> tuple[list[MappedRecord], dict[str, str]]:
     truth: dict[str, str] = {}
     c = 0
     while people > 0:
-        part, part_truth = _records(min(people, CHUNK_PEOPLE), _TOOLS, seed=SEED + c)
+        part, part_truth = seeded_records(min(people, CHUNK_PEOPLE), _TOOLS, seed=SEED + c)
         for rec in part:
             person = part_truth[rec.key]
             # Matching and survivorship never read the raw vendor payload (most of a mapped
@@ -159,7 +160,9 @@ def _goldens(
     chunk, c = _CHUNK_GOLDENS, 0
     while len(golden) < goldens:
         want = min(chunk, goldens - len(golden))
-        records, truth = _records(int(want / 0.8) + 1, ("hubspot", "mailchimp"), seed=SEED + c)
+        records, truth = seeded_records(
+            int(want / 0.8) + 1, ("hubspot", "mailchimp"), seed=SEED + c
+        )
         by_person: dict[str, list[MappedRecord]] = defaultdict(list)
         for rec in records:
             if rec.tool == "hubspot":
