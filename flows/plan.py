@@ -78,13 +78,20 @@ def _update_for(
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
     identity = {f.unified for f in mapping.fields if f.identity}
+    differing = sorted(
+        f
+        for f in comparable - identity
+        if not _empty(golden.get(f)) and golden.get(f) != link.values.get(f)
+    )
+    if not differing:
+        return None  # the converged case, most records: nothing to read back
     # What the tool would hold after writing the golden values (a composed field such as
     # Zendesk's one name splits back its own way): equal to what it holds means no write.
-    held = read_back(mapping, {f: golden.get(f) for f in comparable if not _empty(golden.get(f))})
-    for field in sorted(comparable - identity):
-        new = golden.get(field)
-        old = link.values.get(field)
-        if not _empty(new) and held.get(field, new) != old:
+    sent = [*differing, *written_together(mapping, differing)]
+    held = read_back(mapping, {f: golden.get(f) for f in sent if not _empty(golden.get(f))})
+    for field in differing:
+        new, old = golden.get(field), link.values.get(field)
+        if held.get(field, new) != old:
             changes[field] = FieldChange(old=old, new=new)
     if not changes:
         return None
