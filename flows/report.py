@@ -9,6 +9,10 @@ __all__ = ["STAGE_COLUMNS", "SyncReport", "ToolCounts"]
 
 class ToolCounts(BaseModel):
     read: int = 0
+    passed_over: int = 0
+    """Records of the stream that are not this entity's (Zendesk agents)."""
+    gone: int = 0
+    """Records the tool merged away or deleted, followed instead of matched."""
     invalid: int = 0
     unchanged: int = 0
     changed: int = 0
@@ -29,6 +33,8 @@ class ToolCounts(BaseModel):
 
 STAGE_COLUMNS: tuple[str, ...] = (
     "read",
+    "passed_over",
+    "gone",
     "invalid",
     "unchanged",
     "changed",

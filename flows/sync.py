@@ -368,6 +368,8 @@ def _read_all(
         reads.merges[tool] = vendor_merges(mapping, extracted.records)
         counts.invalid = len(m.invalid)
         counts.unchanged = m.unchanged
+        counts.passed_over = m.passed_over
+        counts.gone = len(m.gone)
         counts.changed = len(m.changed)
         if extracted.error is None and extracted.checkpoint is not None:
             reads.cursors[(tool, mapping.stream)] = extracted.checkpoint

@@ -61,7 +61,11 @@ def test_users_merged_or_deleted_in_zendesk_are_followed(
 ) -> None:
     # See changes at once (Zendesk withholds the last minute); restored after the test.
     monkeypatch.setattr(tools.server.state.zendesk, "recent_exclusion_s", 0)
-    sync()
+    first = sync().report
+    world = generate_world(SEED_PEOPLE, SEED, tools=("zendesk",))
+    staff = [u for u in world.seeds["zendesk"].streams["users"] if u["role"] != "end-user"]
+    assert staff, "the seeded helpdesk has agents"
+    assert first.tool("zendesk").passed_over == len(staff), "agents are not customers"
     before = _person_links()
     pairs = [(a, b) for a, b in _people_with_two_users() if ("zendesk", a) in before]
     assert pairs, "the seeded world has people with two Zendesk users"
@@ -82,6 +86,7 @@ def test_users_merged_or_deleted_in_zendesk_are_followed(
     second = sync().report
 
     assert second.status == "completed"
+    assert second.tool("zendesk").gone == 2, "the merged and the deleted user are followed"
     assert second.tool("zendesk").failed == 0, "a write went to a user that is gone"
     after = _person_links()
     assert ("zendesk", merged) not in after, "the merged-away user is still linked"
