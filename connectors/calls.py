@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from connectors.errors import ErrorClass, WriteFailed, classify_response, scrub, vendor_message
+from connectors.providers import provider_for
 
 __all__ = ["send_for_json", "send_json", "write_failed"]
 
@@ -48,7 +49,8 @@ def write_failed(
     secrets: Sequence[str] = (),
 ) -> WriteFailed:
     """A ``WriteFailed`` naming what to do, from a response the writer cannot use."""
-    error_class = classify_response(response)
+    rules = provider_for(tool).errors
+    error_class = classify_response(response, rules)
     hint = (hints or {}).get(response.status_code)
     if hint is None:
         hint = {
@@ -56,7 +58,7 @@ def write_failed(
             ErrorClass.RETRY: "the vendor kept failing after every retry; try again later",
         }.get(error_class, "the vendor refused the call")
     return WriteFailed(
-        f"{tool} write failed: {hint}: {scrub(vendor_message(response), secrets)}",
+        f"{tool} write failed: {hint}: {scrub(vendor_message(response, rules=rules), secrets)}",
         tool=tool,
         request=f"{response.request.method} {response.request.url.path}",
         status=response.status_code,

@@ -17,9 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from connectors.errors import ConfigError
 from connectors.providers import provider_for
 
-__all__ = ["Connection", "connection_from_env", "fill_template", "mailchimp_base_url"]
-
-_DC_SUFFIX = re.compile(r"-([a-z]{2,4}\d{1,3})$")
+__all__ = [
+    "Connection",
+    "base_url_from_secret",
+    "build_connection",
+    "connection_from_env",
+    "fill_template",
+]
 
 
 class Connection(BaseModel):
@@ -43,7 +47,7 @@ class Connection(BaseModel):
             ) from None
 
     def option(self, name: str) -> str:
-        """A required option such as Mailchimp's ``list_id``."""
+        """A required option (an audience id, an agent email)."""
         value = self.options.get(name)
         if not value:
             raise ConfigError(
@@ -61,21 +65,25 @@ class Connection(BaseModel):
         return config
 
 
-def mailchimp_base_url(api_key: str) -> str:
-    """``https://{dc}.api.mailchimp.com/3.0`` from the key's data-center suffix (``…-us6``)."""
-    match = _DC_SUFFIX.search(api_key.strip())
+def base_url_from_secret(tool: str, secrets: Mapping[str, SecretStr]) -> str | None:
+    """The base URL a connector derives from a secret (a key's data-center suffix), if any."""
+    provider = provider_for(tool)
+    rule = provider.base_url_from_secret
+    if rule is None:
+        return None
+    value = secrets.get(rule.secret)
+    match = re.search(rule.pattern, value.get_secret_value().strip()) if value else None
     if match is None:
+        var = provider.env_var(rule.secret)
         raise ConfigError(
-            "the Mailchimp API key has no data-center suffix (like '-us6'); "
-            "check REVSYNC_MAILCHIMP_API_KEY or set REVSYNC_MAILCHIMP_BASE_URL",
-            tool="mailchimp",
+            f"{rule.missing}; check {var} or set {provider.env_var('base_url')}", tool=tool
         )
-    return provider_for("mailchimp").base_url_template.format(dc=match.group(1))
+    return provider.base_url_template.format(**match.groupdict())
 
 
 def fill_template(template: str, tool: str, options: Mapping[str, str]) -> str:
-    """``template`` with its ``{name}`` fields taken from ``options`` (a Zendesk base URL's
-    subdomain, its basic-auth username's email); a missing one names the variable to set."""
+    """``template`` with its ``{name}`` fields taken from ``options`` (a base URL's
+    subdomain, a basic-auth username's email); a missing one names the variable to set."""
     names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
     missing = [name for name in names if not str(options.get(name) or "").strip()]
     if missing:
@@ -84,38 +92,54 @@ def fill_template(template: str, tool: str, options: Mapping[str, str]) -> str:
     return template.format(**{name: str(options[name]).strip() for name in names})
 
 
-def connection_from_env(tool: str, env: Mapping[str, str] | None = None) -> Connection:
-    """Build a :class:`Connection` from ``REVSYNC_<TOOL>_*`` variables."""
-    env = os.environ if env is None else env
+def build_connection(
+    tool: str,
+    secrets: Mapping[str, SecretStr],
+    options: Mapping[str, str],
+    base_url: str | None = None,
+) -> Connection:
+    """A :class:`Connection` from its declared fields, wherever they were stored.
+
+    Checks what the tool's ``connection_specification`` requires, naming the variables to
+    set; without a base URL, derives it from a secret or fills the template from the options.
+    """
     provider = provider_for(tool)
-    prefix = f"REVSYNC_{tool.upper()}_"
-    secret_var = prefix + provider.secret_name.upper()
-    secret = env.get(secret_var, "").strip()
-    if not secret:
-        raise ConfigError(f"{secret_var} is not set", tool=tool)
-    options = {
-        name: env[prefix + name.upper()]
-        for name in provider.required_options
-        if env.get(prefix + name.upper())
-    }
-    missing = [name for name in provider.required_options if name not in options]
+    missing = [
+        provider.env_var(f.name)
+        for f in provider.fields
+        if f.required
+        and not (secrets.get(f.name) if f.secret else str(options.get(f.name) or "").strip())
+    ]
     if missing:
-        names = ", ".join(prefix + name.upper() for name in missing)
-        raise ConfigError(f"{names} not set", tool=tool)
-    for name in provider.url_options:
-        if env.get(prefix + name.upper(), "").strip():
-            options[name] = env[prefix + name.upper()].strip()
-    base_url = env.get(prefix + "BASE_URL", "").strip()
-    if not base_url and tool == "mailchimp":
-        base_url = mailchimp_base_url(secret)
-    elif not base_url:
+        raise ConfigError(f"{', '.join(missing)} not set", tool=tool)
+    known = {f.name for f in provider.option_fields}
+    opts = {k: str(v).strip() for k, v in options.items() if k in known and str(v or "").strip()}
+    url = (base_url or "").strip()
+    if not url:
         try:
-            base_url = fill_template(provider.base_url_template, tool, options)
+            url = base_url_from_secret(tool, secrets) or fill_template(
+                provider.base_url_template, tool, opts
+            )
         except ConfigError as exc:
-            raise ConfigError(f"{exc.message} (or set {prefix}BASE_URL)", tool=tool) from None
+            if provider.base_url_from_secret is not None:
+                raise
+            raise ConfigError(
+                f"{exc.message} (or set {provider.env_var('base_url')})", tool=tool
+            ) from None
+    names = {f.name for f in provider.secret_fields}
     return Connection(
         tool=tool,
-        base_url=base_url.rstrip("/"),
-        secrets={provider.secret_name: SecretStr(secret)},
-        options=options,
+        base_url=url.rstrip("/"),
+        secrets={k: v for k, v in secrets.items() if k in names},
+        options=opts,
     )
+
+
+def connection_from_env(tool: str, env: Mapping[str, str] | None = None) -> Connection:
+    """Build a :class:`Connection` from ``REVSYNC_<TOOL>_<FIELD>`` variables."""
+    env = os.environ if env is None else env
+    provider = provider_for(tool)
+    values = {f.name: env.get(provider.env_var(f.name), "").strip() for f in provider.fields}
+    secrets = {f.name: SecretStr(values[f.name]) for f in provider.secret_fields if values[f.name]}
+    options = {f.name: values[f.name] for f in provider.option_fields if values[f.name]}
+    return build_connection(tool, secrets, options, env.get(provider.env_var("base_url")))

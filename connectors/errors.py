@@ -23,11 +23,13 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ConfigError",
     "ConnectorError",
     "ErrorClass",
+    "ErrorRules",
     "RateLimited",
     "ReadFailed",
     "RecordRejected",
@@ -113,23 +115,43 @@ class WriteFailed(ConnectorError):
     """A whole write call failed after retries."""
 
 
+class ErrorRules(BaseModel):
+    """How one vendor's error bodies read (``connector.yaml`` ``errors:``): which fields hold
+    the message, and which body says "rate limited" whatever the status."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate_limit_body: dict[str, Any] = Field(default_factory=dict)
+    message_fields: tuple[str, ...] = ("message", "detail", "title", "error")
+
+    def body_says_rate_limit(self, body: Any) -> bool:
+        if not self.rate_limit_body or not isinstance(body, dict):
+            return False
+        return all(body.get(k) == v for k, v in self.rate_limit_body.items())
+
+
+_DEFAULT_RULES = ErrorRules()
+
 _SKIP_STATUSES = frozenset({400, 404, 409, 410, 422})
 _FATAL_STATUSES = frozenset({401, 403, 405, 407})
 
 
 def classify(
-    status_code: int, headers: Mapping[str, str] | None = None, body: Any = None
+    status_code: int,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    rules: ErrorRules | None = None,
 ) -> ErrorClass:
     """Decide what to do about one response.
 
-    408/5xx retry, 429 (or a HubSpot ``errorType: RATE_LIMIT`` body) is rate limited, 401/403 are
-    fatal configuration problems, record-level 4xx are skippable, any other 4xx is fatal because
-    repeating it cannot help.
+    408/5xx retry, 429 (or a body the connector declares a rate limit) is rate limited, 401/403
+    are fatal configuration problems, record-level 4xx are skippable, any other 4xx is fatal
+    because repeating it cannot help.
     """
     del headers  # the status and body decide today; headers kept for vendors that need them
     if status_code < 400:
         return ErrorClass.OK
-    if status_code == 429 or _body_says_rate_limit(body):
+    if status_code == 429 or (rules is not None and rules.body_says_rate_limit(body)):
         return ErrorClass.RATE_LIMITED
     if status_code == 408 or status_code >= 500:
         return ErrorClass.RETRY
@@ -140,12 +162,12 @@ def classify(
     return ErrorClass.FATAL
 
 
-def classify_response(response: httpx.Response) -> ErrorClass:
+def classify_response(response: httpx.Response, rules: ErrorRules | None = None) -> ErrorClass:
     """:func:`classify` for an httpx response (reads the body only when it is an error)."""
     body: Any = None
     if response.status_code >= 400:
         body = _json_or_none(response)
-    return classify(response.status_code, response.headers, body)
+    return classify(response.status_code, response.headers, body, rules)
 
 
 def describe_request(request: httpx.Request) -> str:
@@ -153,11 +175,13 @@ def describe_request(request: httpx.Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
-def vendor_message(response: httpx.Response, limit: int = 300) -> str:
-    """The vendor's own error text (HubSpot ``message``, Mailchimp ``detail``), trimmed."""
+def vendor_message(
+    response: httpx.Response, limit: int = 300, rules: ErrorRules | None = None
+) -> str:
+    """The vendor's own error text, from the body fields the connector declares, trimmed."""
     body = _json_or_none(response)
     if isinstance(body, dict):
-        for field in ("message", "detail", "title", "error"):
+        for field in (rules or _DEFAULT_RULES).message_fields:
             value = body.get(field)
             if isinstance(value, str) and value:
                 return value[:limit]
@@ -174,10 +198,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if len(secret) >= 6:
             text = text.replace(secret, "**********")
     return text
-
-
-def _body_says_rate_limit(body: Any) -> bool:
-    return isinstance(body, dict) and body.get("errorType") == "RATE_LIMIT"
 
 
 def _json_or_none(response: httpx.Response) -> Any:

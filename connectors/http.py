@@ -11,8 +11,8 @@ import logging
 
 import httpx
 
-from connectors.auth import ApiKeyBasicAuth, BearerAuth
-from connectors.connections import Connection, fill_template
+from connectors.auth import build_auth as build_declared_auth
+from connectors.connections import Connection
 from connectors.errors import describe_request
 from connectors.providers import Provider, provider_for
 from connectors.ratelimit import RateLimiter
@@ -80,12 +80,15 @@ class ResilientTransport(httpx.BaseTransport):
 
 
 def build_auth(conn: Connection, provider: Provider) -> httpx.Auth:
-    """The ``httpx.Auth`` the provider declares, fed from the connection's secret."""
-    secret = conn.secret(provider.secret_name)
-    if provider.auth == "bearer":
-        return BearerAuth(secret)
-    return ApiKeyBasicAuth(
-        secret, username=fill_template(provider.basic_username, conn.tool, conn.options)
+    """The ``httpx.Auth`` of the kind the provider declares, fed from the connection."""
+    spec = provider.auth.model_dump(exclude={"kind"})
+    return build_declared_auth(
+        conn.tool,
+        provider.auth.kind,
+        spec,
+        secrets=conn.secrets,
+        options=conn.options,
+        base_url=conn.base_url,
     )
 
 

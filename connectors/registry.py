@@ -1,44 +1,53 @@
-"""Where each tool's reader manifest and writer live."""
+"""Where each tool's reader manifest and writer live: found from its folder, never listed.
+
+A folder under ``connectors/`` with a ``connector.yaml`` is a tool. Its writer is the class
+that file names, in the folder's ``writer.py``; its read side is the folder's
+``manifest.yaml``. Adding a tool therefore touches nothing here.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import httpx
 
 from connectors.connections import Connection
-from connectors.providers import PROVIDERS
+from connectors.providers import CONNECTORS_DIR, Capabilities, provider_for, providers
 from connectors.writer import Writer
 
-__all__ = ["CONNECTORS_DIR", "manifest_path", "tools", "writer_for"]
-
-CONNECTORS_DIR = Path(__file__).resolve().parent
+__all__ = ["CONNECTORS_DIR", "capabilities", "manifest_path", "tools", "writer_class", "writer_for"]
 
 
 def tools() -> list[str]:
-    """Every tool with a connector folder."""
-    return sorted(PROVIDERS)
+    """Every tool with a connector folder that declares itself."""
+    return sorted(providers())
 
 
 def manifest_path(tool: str) -> Path:
     """``connectors/<tool>/manifest.yaml``."""
-    if tool not in PROVIDERS:
-        raise KeyError(f"unknown tool {tool!r}; known: {tools()}")
-    return CONNECTORS_DIR / tool / "manifest.yaml"
+    return provider_for(tool).manifest_path
+
+
+def capabilities(tool: str, entity: str) -> Capabilities:
+    """What ``tool`` can do with ``entity``, as its ``connector.yaml`` declares."""
+    return provider_for(tool).capabilities(entity)
+
+
+def writer_class(tool: str) -> type[Writer]:
+    """The class ``connector.yaml`` names in ``connectors/<tool>/writer.py``."""
+    provider = provider_for(tool)
+    module = importlib.import_module(f"connectors.{tool}.writer")
+    cls = getattr(module, provider.writer_class, None)
+    if not isinstance(cls, type):
+        raise KeyError(
+            f"connectors/{tool}/writer.py has no class {provider.writer_class!r} "
+            "(named by its connector.yaml)"
+        )
+    return cls
 
 
 def writer_for(conn: Connection, client: httpx.Client | None = None) -> Writer:
     """The writer for ``conn.tool``; it builds (and then owns) a client unless one is given."""
-    if conn.tool == "hubspot":
-        from connectors.hubspot.writer import HubSpotWriter
-
-        return HubSpotWriter(conn, client)
-    if conn.tool == "mailchimp":
-        from connectors.mailchimp.writer import MailchimpWriter
-
-        return MailchimpWriter(conn, client)
-    if conn.tool == "zendesk":
-        from connectors.zendesk.writer import ZendeskWriter
-
-        return ZendeskWriter(conn, client)
-    raise KeyError(f"no writer for tool {conn.tool!r}; known: {tools()}")
+    writer: Writer = writer_class(conn.tool)(conn, client)  # type: ignore[call-arg]
+    return writer

@@ -7,7 +7,7 @@ tool and the fix (the variable or ``revsync connect``), never a secret.
 from __future__ import annotations
 
 from connectors.errors import ConfigError, ConnectorError, ErrorClass
-from connectors.providers import PROVIDERS
+from connectors.providers import providers
 
 __all__ = ["SyncFailed", "failure_line", "with_failure_line"]
 
@@ -17,10 +17,10 @@ class SyncFailed(RuntimeError):
 
 
 def _fix(tool: str) -> str:
-    provider = PROVIDERS.get(tool)
+    provider = providers().get(tool)
     if provider is None:
         return "check the connection"
-    var = f"REVSYNC_{tool.upper()}_{provider.secret_name.upper()}"
+    var = provider.env_var(provider.secret_name)
     return f"check {var} / revsync connect {tool}"
 
 

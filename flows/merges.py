@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connectors.errors import ConnectorError
-from connectors.registry import writer_for
+from connectors.registry import capabilities, writer_for
 from flows.credentials import resolve_connection
 from flows.plan import LinkView
 from flows.review import recompute_goldens
@@ -49,11 +49,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MERGE_METHODS: dict[tuple[str, str], str] = {
-    ("hubspot", "person"): "merge_contacts",
-    ("hubspot", "company"): "merge_companies",
-}
-"""(tool, entity) -> the writer method that calls the vendor's own merge."""
+
+def _merge_method(tool: str, entity: str) -> str | None:
+    """The writer method that calls the vendor's own merge, as the connector declares it."""
+    return capabilities(tool, entity).merge
 
 
 @dataclass(frozen=True)
@@ -330,11 +329,11 @@ def merge_duplicates(
     Only tools listed in ``vendor_merge`` and able to merge are touched; a failed merge is
     logged and left for the next run (the group is still a duplicate then).
     """
-    allowed = {t for t in load_rules(entity).vendor_merge if (t, entity) in MERGE_METHODS}
+    allowed = {t for t in load_rules(entity).vendor_merge if _merge_method(t, entity)}
     followed: list[FollowedMerge] = []
     for tool in sorted({d.tool for d in duplicates} & allowed):
         writer: Any = merger or writer_for(resolve_connection(tool))
-        merge = getattr(writer, MERGE_METHODS[(tool, entity)])
+        merge = getattr(writer, str(_merge_method(tool, entity)))
         try:
             for dup in (d for d in duplicates if d.tool == tool):
                 primary, *others = dup.record_ids

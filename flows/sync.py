@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from connectors.errors import ConfigError
+from connectors.registry import tools
 from flows.apply import apply_writes
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
 from flows.credentials import connected
@@ -41,7 +42,7 @@ from flows.plan import LinkView, Plan, build_plan
 from flows.progress import Progress, Span
 from flows.report import SyncReport
 from flows.resolve import Merged, match_records, merge_goldens, review_rows, train_model
-from mappings.spec import MappedRecord, load_mappings
+from mappings.spec import MAPPINGS_DIR, MappedRecord, load_mappings
 from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
 from matching.fellegi_sunter import Model
@@ -60,7 +61,8 @@ from state.runs import finish_run, start_run
 
 __all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "sync"]
 
-DEFAULT_TOOLS: tuple[str, ...] = ("hubspot", "mailchimp", "zendesk")
+DEFAULT_TOOLS: tuple[str, ...] = tuple(t for t in tools() if (MAPPINGS_DIR / f"{t}.yaml").exists())
+"""Every tool with a connector folder and a mapping file, found by discovery."""
 SYNC_ENTITIES: tuple[str, ...] = ("company", "person")
 """Entities in the order they sync: companies first, so people can later point at them."""
 EXTRACT_SHARE = 40.0

@@ -133,7 +133,7 @@ class HubSpotWriter(HttpWriter):
             return
         if op == "upsert" and _key_property_missing(response, object_type):
             raise self._missing_key_property(response, object_type)
-        if classify_response(response) is ErrorClass.SKIP:
+        if classify_response(response, self._provider.errors) is ErrorClass.SKIP:
             if len(chunk) > 1:
                 # HubSpot rejects a whole batch for one invalid input: bisect to find it.
                 middle = len(chunk) // 2
@@ -145,7 +145,7 @@ class HubSpotWriter(HttpWriter):
                 item.key,
                 ok=False,
                 record_id=item.record_id,
-                error=scrub(vendor_message(response), self._secrets),
+                error=scrub(vendor_message(response, rules=self._provider.errors), self._secrets),
             )
             return
         raise write_failed(response, tool=self.tool, hints=object_type.hints, secrets=self._secrets)
@@ -160,7 +160,7 @@ class HubSpotWriter(HttpWriter):
             f"revsync to upsert on; create it once (type string, fieldType text, "
             f"hasUniqueValue true) with POST /crm/v3/properties/{name} (scope "
             f"crm.schemas.{name}.write), see connectors/hubspot/README.md: "
-            f"{scrub(vendor_message(response), self._secrets)}",
+            f"{scrub(vendor_message(response, rules=self._provider.errors), self._secrets)}",
             tool=self.tool,
             request=f"{response.request.method} {response.request.url.path}",
             status=response.status_code,

@@ -104,12 +104,15 @@ class MailchimpWriter(HttpWriter):
         if response.status_code == 200:
             data = response.json()
             return WriteOutcome(item.key, ok=True, record_id=data.get("id"), data=data)
-        if classify_response(response) is ErrorClass.SKIP and response.status_code != 404:
+        if (
+            classify_response(response, self._provider.errors) is ErrorClass.SKIP
+            and response.status_code != 404
+        ):
             return WriteOutcome(
                 item.key,
                 ok=False,
                 record_id=item.record_id,
-                error=scrub(vendor_message(response), self._secrets),
+                error=scrub(vendor_message(response, rules=self._provider.errors), self._secrets),
             )
         raise write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
 

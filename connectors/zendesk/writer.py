@@ -272,9 +272,13 @@ class ZendeskWriter(HttpWriter):
                 error=None if rid is not None else f"Zendesk answered no {kind} id",
                 data=record,
             )
-        if classify_response(response) is ErrorClass.SKIP:
+        if classify_response(response, self._provider.errors) is ErrorClass.SKIP:
             body = _json(response)
-            reason = describe_error(body) if body is not None else vendor_message(response)
+            reason = (
+                describe_error(body)
+                if body is not None
+                else vendor_message(response, rules=self._provider.errors)
+            )
             if response.status_code == 404:
                 reason = f"{kind} {item.record_id} not found in Zendesk (deleted?): {reason}"
             return WriteOutcome(

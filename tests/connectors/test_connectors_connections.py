@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
-from connectors.connections import Connection, connection_from_env, mailchimp_base_url
+from connectors.connections import Connection, base_url_from_secret, connection_from_env
 from connectors.errors import ConfigError
 
 
@@ -46,7 +47,7 @@ def test_missing_settings_name_the_variable(tool: str, env: dict[str, str], name
 
 def test_key_without_data_center_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="data-center") as caught:
-        mailchimp_base_url("nodatacenterkey")
+        base_url_from_secret("mailchimp", {"api_key": SecretStr("nodatacenterkey")})
     assert "nodatacenterkey" not in str(caught.value)
 
 
