@@ -9,13 +9,13 @@ elsewhere. Secrets stay ``SecretStr`` until a header is built; no object's repr 
 from __future__ import annotations
 
 import base64
-import string
 import threading
 from collections.abc import Callable, Generator, Mapping
 
 import httpx
 from pydantic import SecretStr
 
+from connectors.connections import fill_template
 from connectors.errors import ConfigError
 
 __all__ = [
@@ -211,13 +211,9 @@ class AuthInputs:
     def template(self, key: str, default: str = "") -> str:
         """A declared template filled from the options and the base URL."""
         text = self.spec.get(key) or default
-        values = {"base_url": self.base_url.rstrip("/"), **self.options}
-        names = [field for _, field, _, _ in string.Formatter().parse(text) if field]
-        missing = [n for n in names if not str(values.get(n) or "").strip()]
-        if missing:
-            variables = ", ".join(f"REVSYNC_{self.tool.upper()}_{n.upper()}" for n in missing)
-            raise ConfigError(f"{variables} not set", tool=self.tool)
-        return text.format(**{n: str(values[n]).strip() for n in names})
+        return fill_template(
+            text, self.tool, {"base_url": self.base_url.rstrip("/"), **self.options}
+        )
 
 
 AUTH_KINDS: dict[str, AuthFactory] = {}
