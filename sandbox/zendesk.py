@@ -61,6 +61,18 @@ def _rate_headers(decision: LimitDecision) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _basic_user(auth: str) -> str | None:
+    """The agent email of ``Basic base64(email/token:secret)``; ``None`` for other schemes."""
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0].partition("/")[0] or None
+
+
 def _authorized(headers: dict[bytes, bytes]) -> bool:
     auth = headers.get(b"authorization", b"").decode("latin-1")
     scheme, _, value = auth.partition(" ")
@@ -291,6 +303,16 @@ class _ZendeskRoutes:
             )
 
         return self._list(request, "users", self.data.users, keep)
+
+    async def me(self, request: Request) -> Response:
+        """``GET /users/me``: the agent the token belongs to (the sandbox's agent is an admin)."""
+        email = _basic_user(request.headers.get("authorization", ""))
+        with self.state.lock:
+            found = self.data.user_by_email(email) if email else None
+            if found is not None:
+                return JSONResponse({"user": self._json(request, "users", found)})
+        user = {"id": 1, "name": "Sandbox Agent", "email": email, "role": "admin", "active": True}
+        return JSONResponse({"user": user})
 
     async def show_user(self, request: Request) -> Response:
         with self.state.lock:
@@ -703,6 +725,7 @@ def zendesk_app(state: SandboxState) -> ASGIApp:
     routes = [
         Route(api + "/users", _guard(r.list_users), methods=["GET"]),
         Route(api + "/users", _guard(r.create_user), methods=["POST"]),
+        Route(api + "/users/me", _guard(r.me), methods=["GET"]),
         Route(api + "/users/search", _guard(r.search_users), methods=["GET"]),
         Route(api + "/users/show_many", _guard(r.show_many_users), methods=["GET"]),
         Route(api + "/users/create_or_update", _guard(r.create_or_update_user), methods=["POST"]),
