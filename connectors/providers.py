@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors.errors import ErrorRules
 from connectors.ratelimit import RateLimitHeaders, RateLimitPolicy
@@ -88,7 +95,7 @@ class AuthSpec(_Frozen):
 
 
 class BaseUrlFromSecret(_Frozen):
-    """A base URL whose template fields come out of a secret (Mailchimp's data center)."""
+    """A base URL whose template fields come out of a secret (a data center in the API key)."""
 
     secret: str
     pattern: str
@@ -157,6 +164,8 @@ class Provider(_Frozen):
     batch_max: int
     entities: dict[str, Capabilities] = Field(default_factory=dict)
     check: CheckSpec = CheckSpec()
+    sandbox: dict[str, str] = Field(default_factory=dict)
+    """Connection field -> the ``sandbox.credentials`` constant the local sandbox accepts."""
     folder: Path
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -167,6 +176,13 @@ class Provider(_Frozen):
         if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
             raise ValueError("tool must be lowercase letters, digits and _ (it names variables)")
         return value
+
+    @model_validator(mode="after")
+    def _sandbox_names_fields(self) -> Provider:
+        unknown = set(self.sandbox) - {f.name for f in self.fields}
+        if unknown:
+            raise ValueError(f"sandbox names no connection field: {sorted(unknown)}")
+        return self
 
     @property
     def secret_fields(self) -> tuple[ConnectionField, ...]:

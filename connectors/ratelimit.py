@@ -1,8 +1,8 @@
 """Client-side rate limiting driven by the vendor's own signals.
 
-Vendors differ in kind: HubSpot counts requests in a rolling window and says how many are left
-(``X-HubSpot-RateLimit-Remaining`` / ``-Interval-Milliseconds``); Mailchimp sends no headers at
-all and caps simultaneous connections at 10. Each tool declares its facts as a
+Vendors differ in kind: some count requests in a rolling window and say in headers how many are
+left and how long the window is; others send no headers at all and cap simultaneous
+connections. Each tool declares its facts as a
 :class:`RateLimitPolicy`; one :class:`RateLimiter` per client reads the headers after every
 response, pauses *before* the limit is hit (when few calls remain, it waits for the window to
 roll) and honours ``Retry-After`` for every caller sharing the client.

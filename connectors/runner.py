@@ -34,6 +34,7 @@ with warnings.catch_warnings():
         ConfiguredAirbyteStream,
         DestinationSyncMode,
         FailureType,
+        Status,
         StreamDescriptor,
         SyncMode,
         Type,
@@ -45,7 +46,7 @@ from connectors.connections import Connection
 from connectors.errors import ErrorClass, ReadFailed, scrub
 from connectors.registry import manifest_path
 
-__all__ = ["Checkpoint", "Record", "build_source", "cdk_sleep", "read_stream"]
+__all__ = ["Checkpoint", "Record", "build_source", "cdk_sleep", "check_stream", "read_stream"]
 
 logger = logging.getLogger(__name__)
 _cdk_logger = logging.getLogger("airbyte")
@@ -116,6 +117,30 @@ def build_source(
         config=conn.cdk_config(),
         state=_state_messages(state or {}),
     )
+
+
+def check_stream(conn: Connection) -> tuple[bool, str]:
+    """Run the manifest's own ``check:`` (one page of its check stream): ``(ok, why)``.
+
+    The CDK logs each failed request with its body at ERROR; the returned message already says
+    why, so those lines are kept out of the operator's terminal (and scrubbed regardless).
+    """
+    secrets = [value.get_secret_value() for value in conn.secrets.values()]
+    source = build_source(conn)
+    _release_root_logger()
+    level = _cdk_logger.level
+    _cdk_logger.setLevel(logging.CRITICAL)
+    try:
+        with _scrubbed_cdk_logs(secrets):
+            status = source.check(_cdk_logger, conn.cdk_config())
+    except Exception as exc:  # the CDK can raise anything; never let a secret escape in it
+        return False, scrub(f"{type(exc).__name__}: {exc}", secrets)
+    finally:
+        _cdk_logger.setLevel(level)
+    message = scrub(str(status.message or ""), secrets)
+    # "Stream contacts is not available: <the manifest's error_message>"
+    _, sep, reason = message.partition(" is not available: ")
+    return status.status == Status.SUCCEEDED, (reason if sep else message)
 
 
 def read_stream(

@@ -1,6 +1,6 @@
 """One API budget per tool, shared by every run on every machine, through Prefect.
 
-A vendor's rate limit belongs to the account, not to one process: two flows syncing HubSpot at
+A vendor's rate limit belongs to the account, not to one process: two flows syncing one CRM at
 once (an incremental sync and a backfill, or runs on two workers) must draw from the same
 budget. Each tool has a Prefect global concurrency limit used as a *rate limit*
 (``revsync-api-<tool>``: ``limit`` is the burst, ``slot_decay_per_second`` the sustained rate);

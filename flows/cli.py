@@ -44,7 +44,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _read_secret(args: argparse.Namespace, label: str) -> str:
-    """From stdin when scripted (``--secret-stdin``), else a prompt that does not echo."""
+    """From stdin when scripted (``--secret-stdin``, one line per secret), else a silent prompt."""
     if args.secret_stdin:
         return sys.stdin.readline().strip()
     import getpass
@@ -55,21 +55,31 @@ def _read_secret(args: argparse.Namespace, label: str) -> str:
 def _cmd_connect(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
+    from connectors.check import check_connection
     from connectors.errors import ConfigError
     from connectors.providers import provider_for
-    from flows.check import check_connection
     from flows.credentials import resolve_connection, save_connection
 
     provider = provider_for(args.tool)
-    secret = _read_secret(args, f"{args.tool} {provider.secret_name.replace('_', ' ')}")
-    if not secret:
-        print(f"no {provider.secret_name} given; nothing stored", file=sys.stderr)
+    missing = [f.flag for f in provider.option_fields if f.required and not getattr(args, f.name)]
+    if missing:
+        print(f"revsync connect {args.tool} needs {', '.join(missing)}", file=sys.stderr)
         return 2
-    given = {"list_id": args.list_id, "email": args.email, "subdomain": args.subdomain}
-    options = {name: value for name, value in given.items() if value}
+    secrets: dict[str, SecretStr] = {}
+    for each in provider.secret_fields:
+        value = _read_secret(args, f"{provider.title} {each.title}")
+        if value:
+            secrets[each.name] = SecretStr(value)
+        elif each.required:
+            print(f"no {each.title} given; nothing stored", file=sys.stderr)
+            return 2
+    options = {f.name: getattr(args, f.name) for f in provider.option_fields}
     try:
         secret_block, settings = save_connection(
-            args.tool, SecretStr(secret), base_url=args.base_url, options=options
+            args.tool,
+            secrets,
+            base_url=args.base_url,
+            options={name: value for name, value in options.items() if value},
         )
     except ConfigError as exc:
         print(f"not stored: {exc}", file=sys.stderr)
@@ -82,9 +92,39 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _connect_parsers(connect: argparse.ArgumentParser) -> None:
+    """``revsync connect <tool>``: one sub-command per connector found, its flags generated
+    from the options its ``connection_specification`` declares."""
+    from connectors.providers import providers
+
+    tools = connect.add_subparsers(dest="tool", required=True, metavar="TOOL")
+    for provider in providers().values():
+        secrets = ", ".join(f.title for f in provider.secret_fields)
+        p = tools.add_parser(
+            provider.tool,
+            help=f"{provider.title} ({provider.category})",
+            description=f"Store the {provider.title} connection; asks for: {secrets}.",
+        )
+        p.add_argument(
+            "--base-url", help="API base URL (default: the vendor's; the sandbox's for tests)"
+        )
+        for each in provider.option_fields:
+            required = " (required)" if each.required else ""
+            p.add_argument(
+                each.flag, dest=each.name, help=f"{each.title}: {each.description}{required}"
+            )
+        p.add_argument(
+            "--secret-stdin",
+            action="store_true",
+            help=f"read the secrets from stdin, one line each, in this order: {secrets}",
+        )
+        p.add_argument("--no-check", action="store_true", help="store without calling the tool")
+        p.set_defaults(func=_cmd_connect)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
+    from connectors.check import check_connection
     from connectors.errors import ConfigError
-    from flows.check import check_connection
     from flows.credentials import resolve_connection
     from flows.sync import DEFAULT_TOOLS
 
@@ -175,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         metavar="JSON",
-        help='arm a fault, e.g. \'{"tool": "hubspot", "kind": "429", "count": 3}\' (repeatable)',
+        help='arm a fault, e.g. \'{"tool": "<tool>", "kind": "429", "count": 3}\' (repeatable)',
     )
     p.set_defaults(func=_cmd_sandbox)
 
@@ -191,17 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letter-threshold", type=int, default=50)
     p.set_defaults(func=_cmd_sync)
 
-    p = sub.add_parser("connect", help="store a tool's credential as Prefect blocks, then check")
-    p.add_argument("tool", choices=("hubspot", "mailchimp", "zendesk"))
-    p.add_argument(
-        "--base-url", help="API base URL (default: the vendor's; the sandbox's for tests)"
-    )
-    p.add_argument("--list-id", help="Mailchimp audience id")
-    p.add_argument("--email", help="Zendesk agent email the API token belongs to")
-    p.add_argument("--subdomain", help="Zendesk subdomain (<subdomain>.zendesk.com)")
-    p.add_argument("--secret-stdin", action="store_true", help="read the secret from stdin")
-    p.add_argument("--no-check", action="store_true", help="store without calling the tool")
-    p.set_defaults(func=_cmd_connect)
+    _connect_parsers(sub.add_parser("connect", help="store a tool's connection, then check it"))
 
     p = sub.add_parser("check", help="test every connection: auth, scopes, rate-limit headroom")
     p.add_argument("--tools", help="comma-separated tools (default: all)")

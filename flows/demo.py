@@ -12,15 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connectors.providers import providers
 from flows.report import SyncReport
 from flows.sync import DEFAULT_TOOLS, sync
-from sandbox.credentials import (
-    SANDBOX_HUBSPOT_TOKEN,
-    SANDBOX_MAILCHIMP_KEY,
-    SANDBOX_MAILCHIMP_LIST_ID,
-    SANDBOX_ZENDESK_API_TOKEN,
-    SANDBOX_ZENDESK_EMAIL,
-)
+from sandbox import credentials
 from sandbox.server import SandboxServer
 
 __all__ = ["DemoOutcome", "render_report", "run_demo", "sandbox_environment"]
@@ -29,17 +24,16 @@ COLUMNS = ("read", "invalid", "unchanged", "matched", "new", "created", "updated
 
 
 def sandbox_environment(server: SandboxServer) -> dict[str, str]:
-    """The connection settings that point revsync at a running sandbox."""
-    return {
-        "REVSYNC_HUBSPOT_BASE_URL": server.base_url("hubspot"),
-        "REVSYNC_HUBSPOT_ACCESS_TOKEN": SANDBOX_HUBSPOT_TOKEN,
-        "REVSYNC_MAILCHIMP_BASE_URL": server.base_url("mailchimp"),
-        "REVSYNC_MAILCHIMP_API_KEY": SANDBOX_MAILCHIMP_KEY,
-        "REVSYNC_MAILCHIMP_LIST_ID": SANDBOX_MAILCHIMP_LIST_ID,
-        "REVSYNC_ZENDESK_BASE_URL": server.base_url("zendesk"),
-        "REVSYNC_ZENDESK_EMAIL": SANDBOX_ZENDESK_EMAIL,
-        "REVSYNC_ZENDESK_API_TOKEN": SANDBOX_ZENDESK_API_TOKEN,
-    }
+    """The connection settings that point revsync at a running sandbox, for every connector
+    that declares the sandbox's values (``sandbox:`` in its ``connector.yaml``)."""
+    env: dict[str, str] = {}
+    for provider in providers().values():
+        if not provider.sandbox:
+            continue
+        env[provider.env_var("base_url")] = server.base_url(provider.tool)
+        for name, constant in provider.sandbox.items():
+            env[provider.env_var(name)] = str(getattr(credentials, constant))
+    return env
 
 
 @contextmanager

@@ -66,7 +66,7 @@ class Mapped:
     hashes: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     passed_over: int = 0
-    """Records of the stream that are not this entity's (``only_when``: Zendesk agents)."""
+    """Records of the stream that are not this entity's (``only_when``: a helpdesk's agents)."""
     invalid: list[Invalid] = field(default_factory=list)
 
 

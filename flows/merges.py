@@ -1,12 +1,13 @@
 """Vendor-side merges: follow the ones made in a tool, and optionally make them.
 
-A contact merged in HubSpot disappears (its id 404s) and the survivor lists it in
-``hs_merged_object_ids``. Unfollowed, the merged-away link would be planned against a record
-that no longer exists and the golden record's provenance would name it forever. Following
-the merge moves the link onto the survivor, drops the orphan and re-points provenance; when
-the two records were different golden records, the vendor's word merges those too.
+A record merged away in a CRM typically disappears (its id 404s) and the survivor lists it in
+its mapping's ``merged_ids_field``. Unfollowed, the merged-away link would be planned against a
+record that no longer exists and the golden record's provenance would name it forever.
+Following the merge moves the link onto the survivor, drops the orphan and re-points
+provenance; when the two records were different golden records, the vendor's word merges those
+too.
 
-Duplicates *inside* one tool (two HubSpot contacts revsync matched to one person) are
+Duplicates *inside* one tool (two contacts revsync matched to one person) are
 reported; with the tool in ``vendor_merge`` (``mappings/survivorship.yaml``) revsync also
 merges them through the vendor's merge API and follows its own merge at once.
 """
@@ -173,7 +174,7 @@ def follow_gone_records(
     run_id: str,
     finder: _Finder | None = None,
 ) -> list[FollowedMerge]:
-    """Follow records a tool keeps readable after merging them away (Zendesk users).
+    """Follow records a tool keeps readable after merging them away (a helpdesk's users).
 
     The tool names no survivor, but a merge moves the record's email identities onto it, so
     the survivor is whoever holds the record's last known email now. A record with no

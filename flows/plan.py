@@ -86,7 +86,7 @@ def _update_for(
     if not differing:
         return None  # the converged case, most records: nothing to read back
     # What the tool would hold after writing the golden values (a composed field such as
-    # Zendesk's one name splits back its own way): equal to what it holds means no write.
+    # a tool's one name field splits back its own way): equal to what it holds means no write.
     sent = [*differing, *written_together(mapping, differing)]
     held = read_back(mapping, {f: golden.get(f) for f in sent if not _empty(golden.get(f))})
     for field in differing:

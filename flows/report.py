@@ -10,7 +10,7 @@ __all__ = ["STAGE_COLUMNS", "SyncReport", "ToolCounts"]
 class ToolCounts(BaseModel):
     read: int = 0
     passed_over: int = 0
-    """Records of the stream that are not this entity's (Zendesk agents)."""
+    """Records of the stream that are not this entity's (a helpdesk's agents)."""
     gone: int = 0
     """Records the tool merged away or deleted, followed instead of matched."""
     invalid: int = 0

@@ -120,22 +120,22 @@ class Mapping(BaseModel):
     constants: tuple[Constant, ...] = ()
     picklists: dict[str, dict[str, str]] = Field(default_factory=dict)
     merged_ids_field: str | None = None
-    """Where the tool lists the ids it merged into a record (HubSpot ``hs_merged_object_ids``):
+    """Where the tool lists the ids it merged into a record (a CRM's merged-object-ids property):
     technical, never a unified field, read so links of merged-away records can follow."""
     external_id_field: str | None = None
-    """Where revsync writes the golden record's unified id into a record it creates (HubSpot's
-    unique ``revsync_unified_id`` property, Zendesk's ``external_id``); read back, it links the
-    record to that golden record before any matching. With ``natural_key: unified_id`` it is
+    """Where revsync writes the golden record's unified id into a record it creates (a unique
+    ``revsync_unified_id`` custom property, or the tool's own ``external_id``); read back, it links
+    the record to that golden record before any matching. With ``natural_key: unified_id`` it is
     also the key creates upsert on, for entities with no natural key of their own."""
     creates: bool = True
     """Whether revsync creates records in this tool for golden records it lacks; False keeps
     the tool to the records its own users made (a helpdesk is not an address book)."""
     only_when: Condition | None = None
-    """Records that fail it are not this entity's and are passed over when read (Zendesk's
+    """Records that fail it are not this entity's and are passed over when read (a helpdesk's
     users stream also returns agents and admins: staff, not customers)."""
     gone_when: Condition | None = None
-    """When a record the tool still returns no longer exists for the tool's users (Zendesk
-    keeps merged-away and deleted users readable with ``active: false``)."""
+    """When a record the tool still returns no longer exists for the tool's users (a helpdesk
+    may keep merged-away and deleted users readable with ``active: false``)."""
 
     @model_validator(mode="after")
     def _check(self) -> Mapping:
@@ -485,7 +485,7 @@ def from_unified(m: Mapping, values: dict[str, Any], *, create: bool) -> dict[st
 
     Identity fields and ``when: create`` constants go only into creates. Empty values are left
     out, so a write never blanks a value a human entered in the tool. With ``write_root`` the
-    payload is the object under it (HubSpot's ``properties``), which the writer wraps.
+    payload is the object under it (a CRM's ``properties``), which the writer wraps.
     """
     out: dict[str, Any] = {}
     composed: dict[str, dict[str, object]] = {}
@@ -531,7 +531,7 @@ def _composer(m: Mapping, tool_field: str) -> Callable[[dict[str, object]], obje
 def written_together(m: Mapping, fields: Iterable[str]) -> tuple[str, ...]:
     """The other unified fields an update of ``fields`` must also send.
 
-    A tool field composed from parts (Zendesk's one ``name`` from first and last name) is
+    A tool field composed from parts (one ``name`` from first and last name) is
     rewritten whole: an update that changes only the last name must still send the first
     name, or the tool would keep the last name alone. Give these fields their golden values.
     """

@@ -98,7 +98,7 @@ def normalize_email(value: object) -> str | None:
     """Lowercase trimmed email, None when blank; ``MappingError`` on invalid syntax.
 
     Lowercasing the local part is technically lossy but every tool we sync treats emails
-    case-insensitively (Mailchimp hashes the lowercase form), and it is the person's key.
+    case-insensitively (emailing tools hash the lowercase form), and it is the person's key.
     """
     text = clean_text(value)
     if text is None:
@@ -376,7 +376,7 @@ def normalize_domain(value: object) -> str | None:
 
 
 def _domain_in(value: object, ctx: TransformContext) -> str | None:
-    """A domain, or the first valid one of a list (Zendesk's ``domain_names``)."""
+    """A domain, or the first valid one of a list (a helpdesk's ``domain_names``)."""
     values = value if isinstance(value, list) else [value]
     for item in values:
         domain = normalize_domain(item)

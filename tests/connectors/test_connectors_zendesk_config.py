@@ -8,11 +8,11 @@ import httpx
 import pytest
 from zendesk_kit import connection, fresh_world
 
+from connectors.check import check_connection
 from connectors.connections import connection_from_env
 from connectors.errors import ConfigError
 from connectors.http import build_auth
 from connectors.providers import provider_for
-from flows.check import check_connection
 from sandbox.server import SandboxServer
 from sandbox.world import World
 
@@ -66,10 +66,10 @@ def world(sandbox: SandboxServer) -> Iterator[World]:
 def test_check_reads_a_user_and_the_export(sandbox: SandboxServer, world: World) -> None:
     result = check_connection(connection(sandbox))
     assert result.ok, result.lines()
-    assert [p.name for p in result.probes] == [
-        "read users (agent email + API token)",
-        "incremental exports (admin)",
-    ]
+    declared = provider_for("zendesk").check
+    assert declared.write_probe is not None
+    assert [p.name for p in result.probes] == [declared.read, declared.write_probe.name]
+    assert "signed in as admin" in result.probes[1].detail
     assert "per minute" in str(result.headroom)
     paths = [e["path"] for e in sandbox.state.requests.list("zendesk")]
     assert not any(m in p for p in paths for m in ("create", "merge")), "nothing written"

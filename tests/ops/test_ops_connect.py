@@ -9,8 +9,8 @@ import httpx
 import pytest
 from ops_server import PrefectServer
 
+from connectors.check import check_connection
 from connectors.connections import connection_from_env
-from flows.check import check_connection
 from flows.cli import main
 from flows.credentials import resolve_connection, secret_block_name, settings_block_name
 from flows.demo import sandbox_environment
