@@ -30,6 +30,7 @@ __all__ = [
     "CONNECTORS_DIR",
     "AuthSpec",
     "BaseUrlFromSecret",
+    "Budget",
     "Capabilities",
     "CheckSpec",
     "ConnectionField",
@@ -135,6 +136,16 @@ class WriteProbe(_Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class Budget(_Frozen):
+    """The shared API budget ``revsync budgets apply`` creates for the tool by default
+    (burst and sustained rate for every run, and the share backfills may take)."""
+
+    burst: int = Field(gt=0)
+    per_second: float = Field(gt=0)
+    backfill_burst: int = Field(gt=0)
+    backfill_per_second: float = Field(gt=0)
+
+
 class CheckSpec(_Frozen):
     read: str = "read (the manifest's check stream)"
     write_probe: WriteProbe | None = None
@@ -164,6 +175,7 @@ class Provider(_Frozen):
     batch_max: int
     entities: dict[str, Capabilities] = Field(default_factory=dict)
     check: CheckSpec = CheckSpec()
+    budget: Budget | None = None
     sandbox: dict[str, str] = Field(default_factory=dict)
     """Connection field -> the ``sandbox.credentials`` constant the local sandbox accepts."""
     folder: Path

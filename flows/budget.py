@@ -8,7 +8,8 @@ every request occupies one slot before it is sent. Backfills additionally occupy
 smaller pool (``revsync-api-<tool>-backfill``), so they can never use more than that share and
 incremental syncs keep the rest: that is the priority.
 
-The limits are declared in ``ops/budgets.yaml`` and created by ``revsync budgets apply``. When a
+Each connector declares its default budget (``budget:`` in its ``connector.yaml``);
+``ops/budgets.yaml`` overrides them per account, and ``revsync budgets apply`` creates them. When a
 limit does not exist (a laptop, the test harness) the budget is a no-op: the per-client
 :class:`~connectors.ratelimit.RateLimiter` still guards the vendor's own signals.
 """
@@ -22,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
-from connectors.providers import provider_for
+from connectors.providers import Budget, provider_for, providers
 from connectors.ratelimit import RateLimiter
 
 __all__ = [
@@ -65,18 +65,19 @@ def backfill_limit_name(tool: str) -> str:
     return f"revsync-api-{tool}-backfill"
 
 
-class BudgetSpec(BaseModel):
-    """One tool's budget: burst and sustained rate for everyone, and the backfill share."""
-
-    burst: int
-    per_second: float
-    backfill_burst: int
-    backfill_per_second: float
+BudgetSpec = Budget
 
 
 def load_budgets(path: Path = BUDGETS_FILE) -> dict[str, BudgetSpec]:
-    raw = yaml.safe_load(path.read_text()) or {}
-    return {tool: BudgetSpec.model_validate(spec) for tool, spec in raw["budgets"].items()}
+    """The connectors' declared budgets, with the account's overrides from ``path`` on top
+    (an override may set only some of the four numbers)."""
+    budgets = {t: p.budget for t, p in providers().items() if p.budget is not None}
+    raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    for tool, override in (raw.get("budgets") or {}).items():
+        provider_for(tool)  # refuse a typo'd tool name
+        base = budgets[tool].model_dump() if tool in budgets else {}
+        budgets[tool] = BudgetSpec.model_validate({**base, **(override or {})})
+    return budgets
 
 
 def apply_budgets(budgets: dict[str, BudgetSpec]) -> list[str]:
