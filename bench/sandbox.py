@@ -7,7 +7,7 @@ size and pagination) and reports records/s; the figures go into the README's ben
 A tool is benchmarked when a reader is known for it: HubSpot and Mailchimp here; any other tool
 by exposing ``bench_reader(client: httpx.Client, base_url: str) -> Iterator[int]`` (records per
 page, in order) and ``BENCH_STREAM: str`` (its main stream in ``ToolSeed.streams``) in
-``sandbox/<tool>_seed.py``. Tools without one are listed as skipped.
+``sandbox/<tool>/seed.py``. Tools without one are listed as skipped.
 
 Run: ``.venv/bin/python -m bench.sandbox [--records 100000] [--tools hubspot,mailchimp]``.
 """
@@ -92,7 +92,7 @@ def _reader(tool: str) -> tuple[str, Reader] | None:
     if tool in _READERS:
         return _READERS[tool]
     try:
-        module = importlib.import_module(f"sandbox.{tool}_seed")
+        module = importlib.import_module(f"sandbox.{tool}.seed")
     except ModuleNotFoundError:
         return None
     reader = getattr(module, "bench_reader", None)

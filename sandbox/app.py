@@ -10,19 +10,19 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from sandbox.aircall import aircall_app, aircall_error_renderer
-from sandbox.brevo import brevo_app, brevo_error_renderer
+from sandbox.aircall.routes import aircall_app, aircall_error_renderer
+from sandbox.brevo.routes import brevo_app, brevo_error_renderer
 from sandbox.control import control_app
 from sandbox.faults import FaultMiddleware, discover_hooks
-from sandbox.freshdesk import freshdesk_app, freshdesk_error_renderer
-from sandbox.hubspot import hubspot_app, hubspot_error_renderer
-from sandbox.intercom import intercom_app, intercom_error_renderer
-from sandbox.mailchimp import mailchimp_app, mailchimp_error_renderer
-from sandbox.pipedrive import pipedrive_app, pipedrive_error_renderer
+from sandbox.freshdesk.routes import freshdesk_app, freshdesk_error_renderer
+from sandbox.hubspot.routes import hubspot_app, hubspot_error_renderer
+from sandbox.intercom.routes import intercom_app, intercom_error_renderer
+from sandbox.mailchimp.routes import mailchimp_app, mailchimp_error_renderer
+from sandbox.pipedrive.routes import pipedrive_app, pipedrive_error_renderer
 from sandbox.requestlog import RequestLogMiddleware
-from sandbox.salesforce import salesforce_app, salesforce_error_renderer
+from sandbox.salesforce.routes import salesforce_app, salesforce_error_renderer
 from sandbox.state import SandboxState
-from sandbox.zendesk import zendesk_app, zendesk_error_renderer
+from sandbox.zendesk.routes import zendesk_app, zendesk_error_renderer
 
 __all__ = ["build_app"]
 
@@ -51,7 +51,7 @@ def build_app(state: SandboxState) -> ASGIApp:
     renderers["freshdesk"] = freshdesk_error_renderer
     renderers["intercom"] = intercom_error_renderer
     renderers["aircall"] = aircall_error_renderer
-    hooks = discover_hooks(state, renderers)  # sandbox/<tool>_faults.py::fault_hooks(state)
+    hooks = discover_hooks(state, renderers)  # sandbox/<tool>/faults.py::fault_hooks(state)
     return RequestLogMiddleware(
         FaultMiddleware(inner, state.faults, renderers, hooks), state.requests
     )

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from sandbox.faults import fault_from_json
-from sandbox.hubspot_data import HubSpotError
-from sandbox.mailchimp_data import MailchimpError
+from sandbox.hubspot.store import HubSpotError
+from sandbox.mailchimp.store import MailchimpError
 from sandbox.state import SandboxState
 from sandbox.world import ALL_TOOLS, TOOL_SEEDERS, generate_world, load_world
 

@@ -1,4 +1,4 @@
-"""Small pieces every ``sandbox/<tool>_faults.py`` needs: finding records in a body, picking a
+"""Small pieces every ``sandbox/<tool>/faults.py`` needs: finding records in a body, picking a
 merge survivor, reading the object type off a path.
 
 Kept out of ``faults.py`` (the generic switchboard) because these know about stores and

@@ -22,7 +22,7 @@ path), fires `count` times (None: until cleared), and is one of:
   (``{"field": value}``, dotted paths allowed) and loses ``remove`` fields.
 
 The middleware is generic: a tool plugs in an :data:`ErrorRenderer` for its error bodies and,
-optionally, :class:`ToolFaultHooks` (module ``sandbox/<tool>_faults.py`` with
+optionally, :class:`ToolFaultHooks` (module ``sandbox/<tool>/faults.py`` with
 ``fault_hooks(state) -> ToolFaultHooks``, found by :func:`discover_hooks`) for cursors and
 record-level faults.
 """
@@ -331,14 +331,14 @@ def apply_drift(record: dict[str, Any], add: Mapping[str, Any], remove: Iterable
 
 
 def discover_hooks(state: Any, tools: Iterable[str]) -> dict[str, ToolFaultHooks]:
-    """Each tool's hooks from ``sandbox/<tool>_faults.py::fault_hooks(state)``, when it exists."""
+    """Each tool's hooks from ``sandbox/<tool>/faults.py::fault_hooks(state)``, when it exists."""
     hooks: dict[str, ToolFaultHooks] = {}
     for tool in tools:
-        name = f"sandbox.{tool}_faults"
+        name = f"sandbox.{tool}.faults"
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name not in (name, f"sandbox.{tool}"):
                 raise
             continue
         hooks[tool] = module.fault_hooks(state)

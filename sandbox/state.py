@@ -11,19 +11,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.aircall_data import AircallData
-from sandbox.brevo_data import BrevoData
+from sandbox.aircall.store import AircallData
+from sandbox.brevo.store import BrevoData
 from sandbox.faults import FaultBoard
-from sandbox.freshdesk_data import FreshdeskData
-from sandbox.hubspot_data import HubSpotData
-from sandbox.intercom_data import IntercomData
-from sandbox.mailchimp_data import MailchimpData
-from sandbox.pipedrive_data import PipedriveData, TokenLimiter
+from sandbox.freshdesk.store import FreshdeskData
+from sandbox.hubspot.store import HubSpotData
+from sandbox.intercom.store import IntercomData
+from sandbox.mailchimp.store import MailchimpData
+from sandbox.pipedrive.store import PipedriveData, TokenLimiter
 from sandbox.ratelimit import ConcurrencyGate, WindowLimiter
 from sandbox.requestlog import RequestLog
-from sandbox.salesforce_data import SalesforceData
+from sandbox.salesforce.store import SalesforceData
 from sandbox.timefmt import ms_of
-from sandbox.zendesk_data import ZendeskData
+from sandbox.zendesk.store import ZendeskData
 
 __all__ = ["SandboxState", "default_limits"]
 

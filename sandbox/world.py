@@ -78,15 +78,15 @@ ALL_TOOLS: tuple[str, ...] = (
 )
 
 TOOL_SEEDERS: dict[str, str] = {
-    "hubspot": "sandbox.hubspot_seed",
-    "mailchimp": "sandbox.mailchimp_seed",
-    "salesforce": "sandbox.salesforce_seed",
-    "pipedrive": "sandbox.pipedrive_seed",
-    "brevo": "sandbox.brevo_seed",
-    "zendesk": "sandbox.zendesk_seed",
-    "freshdesk": "sandbox.freshdesk_seed",
-    "intercom": "sandbox.intercom_seed",
-    "aircall": "sandbox.aircall_seed",
+    "hubspot": "sandbox.hubspot.seed",
+    "mailchimp": "sandbox.mailchimp.seed",
+    "salesforce": "sandbox.salesforce.seed",
+    "pipedrive": "sandbox.pipedrive.seed",
+    "brevo": "sandbox.brevo.seed",
+    "zendesk": "sandbox.zendesk.seed",
+    "freshdesk": "sandbox.freshdesk.seed",
+    "intercom": "sandbox.intercom.seed",
+    "aircall": "sandbox.aircall.seed",
 }
 """Tool name -> module with ``render(world, rng)`` and ``load(state, seed)``, imported lazily."""
 
@@ -376,7 +376,7 @@ class ToolSeed:
 
 
 class ToolSeeder(Protocol):
-    """What a ``sandbox/<tool>_seed.py`` module provides."""
+    """What a ``sandbox/<tool>/seed.py`` module provides."""
 
     def render(self, world: PeopleWorld, rng: random.Random) -> ToolSeed: ...
 
@@ -593,7 +593,7 @@ def seeder(tool: str) -> ToolSeeder | None:
     try:
         module: Any = importlib.import_module(module_path)
     except ModuleNotFoundError as exc:
-        if exc.name != module_path:
+        if exc.name not in (module_path, module_path.rpartition(".")[0]):
             raise
         logger.info("no seed module %s yet: %s skipped", module_path, tool)
         return None

@@ -19,7 +19,7 @@ from connectors.runner import cdk_sleep
 from sandbox.ratelimit import WindowLimiter
 from sandbox.server import SandboxServer
 from sandbox.world import World
-from sandbox.zendesk_data import ORG_ID_BASE, zd_time
+from sandbox.zendesk.store import ORG_ID_BASE, zd_time
 
 USERS = "/api/v2/incremental/users/cursor"
 ORGS = "/api/v2/incremental/organizations"

@@ -123,7 +123,7 @@ def test_rate_limit_429(sandbox: SandboxServer, ac: httpx.Client) -> None:
 
 
 def test_seeded_calls_have_contact_user_direction(sandbox: SandboxServer, ac: httpx.Client) -> None:
-    from sandbox import aircall_seed
+    from sandbox.aircall import seed as aircall_seed
 
     world = generate_people(500, 9)
     seed = aircall_seed.render(world, random.Random(4))

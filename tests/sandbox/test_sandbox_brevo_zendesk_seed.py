@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 from sandbox_testkit import fresh
 
-from sandbox import brevo_seed, zendesk_seed
+from sandbox.brevo import seed as brevo_seed
 from sandbox.credentials import SANDBOX_BREVO_KEY, SANDBOX_ZENDESK_API_TOKEN
 from sandbox.server import SandboxServer
 from sandbox.world import generate_people, tool_rng
+from sandbox.zendesk import seed as zendesk_seed
 
 PEOPLE = 1000
 

@@ -217,7 +217,7 @@ def test_company_name_unique_and_fault_renderer(sandbox: SandboxServer, fd: http
 
 
 def test_seed_render_and_load(sandbox: SandboxServer, fd: httpx.Client) -> None:
-    from sandbox import freshdesk_seed
+    from sandbox.freshdesk import seed as freshdesk_seed
 
     world = generate_people(400, 3)
     seed = freshdesk_seed.render(world, random.Random(1))

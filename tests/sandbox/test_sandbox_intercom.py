@@ -172,7 +172,7 @@ def test_rate_limit_429(sandbox: SandboxServer, ic: httpx.Client) -> None:
 def test_seed_has_users_with_external_ids_and_leads_without_email(
     sandbox: SandboxServer, ic: httpx.Client
 ) -> None:
-    from sandbox import intercom_seed
+    from sandbox.intercom import seed as intercom_seed
 
     world = generate_people(600, 5)
     seed = intercom_seed.render(world, random.Random(2))

@@ -10,7 +10,7 @@ import pytest
 from sandbox_testkit import MC_AUTH, control, fresh
 
 from sandbox.credentials import SANDBOX_MAILCHIMP_KEY, SANDBOX_MAILCHIMP_LIST_ID
-from sandbox.mailchimp_data import email_problem, subscriber_hash
+from sandbox.mailchimp.store import email_problem, subscriber_hash
 from sandbox.server import SandboxServer
 
 LIST = f"/lists/{SANDBOX_MAILCHIMP_LIST_ID}"

@@ -10,7 +10,7 @@ from mailchimp_marketing.api_client import ApiClientError
 from sandbox_testkit import fresh
 
 from sandbox.credentials import SANDBOX_MAILCHIMP_KEY, SANDBOX_MAILCHIMP_LIST_ID
-from sandbox.mailchimp_data import subscriber_hash
+from sandbox.mailchimp.store import subscriber_hash
 from sandbox.server import SandboxServer
 
 LIST = SANDBOX_MAILCHIMP_LIST_ID

@@ -11,7 +11,7 @@ import pytest
 from sandbox_testkit import control, fresh
 
 from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN
-from sandbox.pipedrive_data import PERSON_REVSYNC_FIELD
+from sandbox.pipedrive.store import PERSON_REVSYNC_FIELD
 from sandbox.server import SandboxServer
 
 

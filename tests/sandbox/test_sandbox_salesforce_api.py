@@ -9,7 +9,7 @@ import pytest
 from sandbox_testkit import control, fresh
 
 from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
-from sandbox.salesforce_data import id18
+from sandbox.salesforce.store import id18
 from sandbox.server import SandboxServer
 
 AUTH = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}

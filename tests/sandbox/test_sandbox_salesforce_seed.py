@@ -6,7 +6,7 @@ import httpx
 from sandbox_testkit import fresh
 
 from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN, SANDBOX_SALESFORCE_TOKEN
-from sandbox.salesforce_data import id18
+from sandbox.salesforce.store import id18
 from sandbox.server import SandboxServer
 from sandbox.world import generate_world, load_world
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sandbox.mailchimp_data import email_problem, subscriber_hash
+from sandbox.mailchimp.store import email_problem, subscriber_hash
 from sandbox.seed import SEED_ANCHOR, World, generate_world
 from sandbox.timefmt import parse_instant_ms
 

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from mappings.transforms import normalize_domain
-from sandbox import hubspot_seed, zendesk_seed
 from sandbox import world as world_mod
+from sandbox.hubspot import seed as hubspot_seed
 from sandbox.world import (
     World,
     company_core,
@@ -20,6 +20,7 @@ from sandbox.world import (
     mess_company_name,
     mess_domain,
 )
+from sandbox.zendesk import seed as zendesk_seed
 
 PEOPLE, SEED = 1000, 3
 TOOLS = ("hubspot", "mailchimp", "zendesk")

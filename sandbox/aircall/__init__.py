@@ -1,0 +1,1 @@
+"""The Aircall imitation: routes, store, seed and fault hooks."""

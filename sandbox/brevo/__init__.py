@@ -1,0 +1,1 @@
+"""The Brevo imitation: routes, store, seed and fault hooks."""

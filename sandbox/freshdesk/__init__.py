@@ -1,0 +1,1 @@
+"""The Freshdesk imitation: routes, store, seed and fault hooks."""

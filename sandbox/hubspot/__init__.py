@@ -1,0 +1,1 @@
+"""The HubSpot imitation: routes, store, seed and fault hooks."""

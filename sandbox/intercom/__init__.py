@@ -1,0 +1,1 @@
+"""The Intercom imitation: routes, store, seed and fault hooks."""

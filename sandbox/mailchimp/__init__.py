@@ -1,0 +1,1 @@
+"""The Mailchimp imitation: routes, store, seed and fault hooks."""

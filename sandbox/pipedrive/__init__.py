@@ -1,0 +1,1 @@
+"""The Pipedrive imitation: routes, store, seed and fault hooks."""

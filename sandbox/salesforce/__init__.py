@@ -1,0 +1,1 @@
+"""The Salesforce imitation: routes, store, seed and fault hooks."""

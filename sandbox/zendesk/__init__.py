@@ -1,0 +1,1 @@
+"""The Zendesk imitation: routes, store, seed and fault hooks."""
