@@ -12,10 +12,11 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from connectors.connections import Connection
+from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
 from connectors.providers import Provider, provider_for
 
-__all__ = ["HttpWriter", "WriteItem", "WriteOutcome", "Writer"]
+__all__ = ["HttpWriter", "WriteItem", "WriteOutcome", "Writer", "upsert_isolating"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,22 @@ class HttpWriter:
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+def upsert_isolating(writer: Writer, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
+    """``writer.upsert``, but a call refused for its content (a 4xx that is neither auth nor
+    rate limit) is split in halves until each refused record stands alone: one bad record in
+    a batch costs its own dead letter, not its neighbours'. Other failures raise as before.
+    """
+    try:
+        return writer.upsert(entity, items)
+    except WriteFailed as exc:
+        if exc.error_class is not ErrorClass.SKIP:
+            raise
+        if len(items) == 1:
+            (item,) = items
+            return [WriteOutcome(item.key, ok=False, record_id=item.record_id, error=str(exc))]
+    middle = len(items) // 2
+    return upsert_isolating(writer, entity, items[:middle]) + upsert_isolating(
+        writer, entity, items[middle:]
+    )

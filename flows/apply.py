@@ -20,7 +20,7 @@ from sqlmodel import Session
 from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
 from connectors.registry import writer_for
-from connectors.writer import WriteItem, WriteOutcome
+from connectors.writer import WriteItem, WriteOutcome, upsert_isolating
 from flows.budget import Priority, budgeted_limiter
 from flows.credentials import resolve_connection
 from flows.extract import link_hash
@@ -116,7 +116,7 @@ def apply_writes(
                 for w in batch
             ]
             try:
-                outcomes = writer.upsert(mapping.entity, items)
+                outcomes = upsert_isolating(writer, mapping.entity, items)
             except WriteFailed as exc:
                 if exc.error_class is ErrorClass.FATAL:
                     # Auth, scopes, configuration: every record would fail alike. Stop the run

@@ -5,6 +5,9 @@ path), fires `count` times (None: until cleared), and is one of:
 
 - ``429`` / ``500`` / ``503``: answer with that status and the tool's own error body
   (``retry_after`` adds a ``Retry-After`` header; ``count`` makes it a burst);
+- ``reject``: refuse the request as invalid with ``status`` (default 422) and the tool's own
+  error body, the way a vendor refuses a record it will not take (with ``body_contains``,
+  only the requests that carry that record);
 - ``slow``: wait ``delay`` seconds, then serve normally;
 - ``timeout``: hold the response ``delay`` seconds (default 30, longer than any client timeout),
   then answer 504;
@@ -67,6 +70,7 @@ FAULT_KINDS = frozenset(
         "429",
         "500",
         "503",
+        "reject",
         "slow",
         "timeout",
         "reset",
@@ -150,6 +154,8 @@ class Fault:
     into: str | None = None
     add: dict[str, Any] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
+    body_contains: str | None = None
+    """Only requests whose body holds this text (one record's email in a batch)."""
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -164,15 +170,26 @@ class Fault:
             raise ValueError("count must be >= 1 or null")
         if not isinstance(self.add, dict) or not isinstance(self.remove, list):
             raise ValueError("add must be an object and remove a list of field names")
+        if self.kind == "reject" and self.status is not None and not 400 <= self.status < 500:
+            raise ValueError("a reject answers a 4xx status")
         if self.kind == "schema_drift" and not (self.add or self.remove):
             raise ValueError("schema_drift needs add and/or remove")
 
-    def matches(self, tool: str, method: str, path: str, *, carries_cursor: bool = False) -> bool:
+    def matches(
+        self,
+        tool: str,
+        method: str,
+        path: str,
+        *,
+        carries_cursor: bool = False,
+        body: bytes = b"",
+    ) -> bool:
         return (
             self.tool == tool
             and (self.method is None or self.method == method)
             and self._regex.search(path) is not None
             and (self.kind != "expired_cursor" or carries_cursor)
+            and (self.body_contains is None or self.body_contains.encode() in body)
         )
 
     def describe(self) -> dict[str, Any]:
@@ -188,6 +205,10 @@ class Fault:
         }
         if self.kind in _RECORD_KINDS:
             out.update(record=self.record, into=self.into)
+        if self.kind == "reject":
+            out.update(status=self.status or 422)
+        if self.body_contains is not None:
+            out.update(body_contains=self.body_contains)
         if self.kind == "schema_drift":
             out.update(add=self.add, remove=self.remove)
         return out
@@ -211,6 +232,8 @@ def fault_from_json(body: Mapping[str, Any]) -> Fault:
         retry_after=opt("retry_after", int),
         delay=opt("delay", float),
         every=int(body.get("every", 2)),
+        status=opt("status", int),
+        body_contains=opt("body_contains", str),
         record=opt("record", str),
         into=opt("into", str),
         add=dict(body.get("add") or {}),
@@ -241,13 +264,27 @@ class FaultBoard:
         with self._lock:
             return any(f.tool == tool and f.kind == kind for f in self._faults)
 
+    def needs_body(self, tool: str) -> bool:
+        """Whether matching a request of ``tool`` has to look at its body."""
+        with self._lock:
+            return any(
+                f.tool == tool and (f.kind == "expired_cursor" or f.body_contains is not None)
+                for f in self._faults
+            )
+
     def take(
-        self, tool: str, method: str, path: str, *, carries_cursor: bool = False
+        self,
+        tool: str,
+        method: str,
+        path: str,
+        *,
+        carries_cursor: bool = False,
+        body: bytes = b"",
     ) -> Fault | None:
         """The first matching fault; consumed now, except record faults (see :meth:`consume`)."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(tool, method, path, carries_cursor=carries_cursor):
+                if fault.matches(tool, method, path, carries_cursor=carries_cursor, body=body):
                     if fault.kind not in _RECORD_KINDS:
                         self._use(fault)
                     return fault
@@ -455,12 +492,14 @@ class FaultMiddleware:
         path = scope.get(_SCOPE_PATH, scope["path"])
         hooks = self.hooks.get(tool, ToolFaultHooks())
         carries = False
-        if self.board.armed(tool, "expired_cursor"):
+        body = b""
+        if self.board.needs_body(tool):
             body = await _read_body(receive)
             receive = _replay(body, receive)
+        if self.board.armed(tool, "expired_cursor"):
             query = scope.get("query_string", b"").decode("latin-1")
             carries = (hooks.carries_cursor or default_carries_cursor)(path, query, body)
-        fault = self.board.take(tool, scope["method"], path, carries_cursor=carries)
+        fault = self.board.take(tool, scope["method"], path, carries_cursor=carries, body=body)
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -478,6 +517,10 @@ class FaultMiddleware:
             headers = dict(headers)
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
+            await _send_json(send, status, body_json, headers)
+        elif kind == "reject":
+            status = fault.status or 422
+            body_json, headers = render(status, "The record was rejected: a field is invalid.")
             await _send_json(send, status, body_json, headers)
         elif kind == "slow":
             await asyncio.sleep(fault.delay or 1.0)

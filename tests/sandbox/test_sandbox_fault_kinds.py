@@ -209,3 +209,28 @@ def test_default_records_and_drift_helpers() -> None:
     assert body["data"] == [{"id": 1, "a": {"c": 0}}, {"id": 2, "a": {"c": 0}}]
     assert default_records({"id": 9}) == [{"id": 9}]
     assert default_records([{"id": 1}, 3]) == [{"id": 1}]
+
+
+def test_reject_refuses_only_the_requests_carrying_the_record(
+    hs: httpx.Client, seeded: SandboxServer
+) -> None:
+    _arm(seeded, tool="hubspot", kind="reject", count=None, body_contains="bad@probe.io")
+    batch = f"{CONTACTS}/batch/upsert"
+    both = {
+        "inputs": [
+            {"id": e, "idProperty": "email", "properties": {"email": e}}
+            for e in ("good@probe.io", "bad@probe.io")
+        ]
+    }
+    refused = hs.post(batch, json=both)
+    assert refused.status_code == 422
+    assert refused.json()["category"], "HubSpot's own error body"
+    alone = {"inputs": both["inputs"][:1]}
+    assert hs.post(batch, json=alone).status_code in (200, 201)
+    assert hs.post(batch, json=both).status_code == 422, "count=None keeps refusing"
+
+
+def test_reject_takes_a_4xx_status_only() -> None:
+    assert fault_from_json({"tool": "hubspot", "kind": "reject", "status": 400}).status == 400
+    with pytest.raises(ValueError, match="4xx"):
+        fault_from_json({"tool": "hubspot", "kind": "reject", "status": 500})
