@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -109,12 +109,14 @@ def cdk_sleep(sleep: Callable[[float], None]) -> Iterator[None]:
 
 
 def build_source(
-    conn: Connection, state: Mapping[str, Mapping[str, Any]] | None = None
+    conn: Connection,
+    state: Mapping[str, Mapping[str, Any]] | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> YamlDeclarativeSource:
     """The CDK source for ``conn.tool``; building it validates the manifest against the schema."""
     return YamlDeclarativeSource(
         path_to_yaml=str(manifest_path(conn.tool)),
-        config=conn.cdk_config(),
+        config=dict(config) if config is not None else conn.cdk_config(),
         state=_state_messages(state or {}),
     )
 
@@ -144,12 +146,19 @@ def check_stream(conn: Connection) -> tuple[bool, str]:
 
 
 def read_stream(
-    conn: Connection, stream: str, state: dict[str, Any] | None
+    conn: Connection,
+    stream: str,
+    state: dict[str, Any] | None,
+    fields: Sequence[str] = (),
 ) -> Iterator[Record | Checkpoint]:
-    """Read one stream, incrementally when it supports it, starting from ``state``."""
-    config = conn.cdk_config()
+    """Read one stream, incrementally when it supports it, starting from ``state``.
+
+    ``fields`` are the tool fields the caller maps; a manifest whose API returns only the
+    fields asked for adds them to its request as ``config['mapped_fields']``.
+    """
+    config = {**conn.cdk_config(), "mapped_fields": list(fields)}
     secrets = [value.get_secret_value() for value in conn.secrets.values()]
-    source = build_source(conn, {stream: state} if state else None)
+    source = build_source(conn, {stream: state} if state else None, config)
     _release_root_logger()
     catalog = _catalog(source, config, stream, conn.tool)
     with _scrubbed_cdk_logs(secrets):

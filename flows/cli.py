@@ -126,9 +126,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from connectors.check import check_connection
     from connectors.errors import ConfigError
     from flows.credentials import resolve_connection
-    from flows.sync import DEFAULT_TOOLS
+    from flows.sync import default_tools
 
-    tools = [t.strip() for t in args.tools.split(",")] if args.tools else list(DEFAULT_TOOLS)
+    tools = [t.strip() for t in args.tools.split(",")] if args.tools else list(default_tools())
     failed = 0
     for tool in tools:
         try:
@@ -163,11 +163,11 @@ def _cmd_automations(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import render_report, run_demo
-    from flows.sync import DEFAULT_TOOLS
+    from flows.sync import default_tools
 
     print(
         f"Starting the sandbox, seeded with {args.people} people; syncing companies and people "
-        f"across {', '.join(DEFAULT_TOOLS)}…"
+        f"across {', '.join(default_tools())}…"
     )
     outcome = run_demo(people=args.people, seed=args.seed)
     print(render_report("First sync", outcome.first))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from connectors.providers import providers
 from flows.report import SyncReport
-from flows.sync import DEFAULT_TOOLS, sync
+from flows.sync import default_tools, sync
 from sandbox import credentials
 from sandbox.server import SandboxServer
 
@@ -84,6 +84,6 @@ def run_demo(people: int = 200, seed: int = 42, workdir: Path | None = None) -> 
         env = sandbox_environment(server)
         env["REVSYNC_STATE_URL"] = f"sqlite:///{base / 'state.db'}"
         with _environment(env):
-            first = sync(tools=list(DEFAULT_TOOLS)).report
-            second = sync(tools=list(DEFAULT_TOOLS)).report
+            first = sync(tools=list(default_tools())).report
+            second = sync(tools=list(default_tools())).report
     return DemoOutcome(first, second)

@@ -23,7 +23,14 @@ from flows.credentials import resolve_connection
 from flows.progress import Span
 from mappings.errors import MappingError
 from mappings.hashing import values_hash
-from mappings.spec import MappedRecord, is_included, mapped_fields, to_unified
+from mappings.spec import (
+    MappedRecord,
+    is_included,
+    load_mappings,
+    mapped_fields,
+    requested_fields,
+    to_unified,
+)
 from mappings.spec import Mapping as ToolMapping
 
 __all__ = [
@@ -97,6 +104,12 @@ def page_size(tool: str) -> int:
     return find(yaml.safe_load(manifest_path(tool).read_text())) or 100
 
 
+def _requested(tool: str, stream: str) -> tuple[str, ...]:
+    """The tool fields the mapping sections reading ``stream`` need."""
+    wanted = [requested_fields(m) for m in load_mappings(tool).values() if m.stream == stream]
+    return tuple(dict.fromkeys(f for fields in wanted for f in fields))
+
+
 @task(name="extract", task_run_name="extract-{tool}", cache_policy=NO_CACHE)
 def extract_stream(
     tool: str,
@@ -119,7 +132,7 @@ def extract_stream(
     failure: ReadFailed | None = None
     budget.spend(1)
     try:
-        for event in read_stream(conn, stream, cursor):
+        for event in read_stream(conn, stream, cursor, _requested(tool, stream)):
             if isinstance(event, Record):
                 records.append(event.data)
                 if len(records) % size == 0:

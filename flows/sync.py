@@ -42,7 +42,7 @@ from flows.plan import LinkView, Plan, build_plan
 from flows.progress import Progress, Span
 from flows.report import SyncReport
 from flows.resolve import Merged, match_records, merge_goldens, review_rows, train_model
-from mappings.spec import MAPPINGS_DIR, MappedRecord, load_mappings
+from mappings.spec import MappedRecord, load_mappings, mapped_tools
 from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
 from matching.fellegi_sunter import Model
@@ -59,10 +59,14 @@ from state.match_models import load_match_model, save_match_model
 from state.reviews import add_reviews, cannot_links
 from state.runs import finish_run, start_run
 
-__all__ = ["DEFAULT_TOOLS", "EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "sync"]
+__all__ = ["EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "default_tools", "sync"]
 
-DEFAULT_TOOLS: tuple[str, ...] = tuple(t for t in tools() if (MAPPINGS_DIR / f"{t}.yaml").exists())
-"""Every tool with a connector folder and a mapping file, found by discovery."""
+
+def default_tools() -> tuple[str, ...]:
+    """Every tool with a connector folder and a mapping file, found by discovery."""
+    return mapped_tools(tools())
+
+
 SYNC_ENTITIES: tuple[str, ...] = ("company", "person")
 """Entities in the order they sync: companies first, so people can later point at them."""
 EXTRACT_SHARE = 40.0
@@ -282,7 +286,7 @@ def sync(
     logger = get_run_logger()
     if mode not in SYNC_MODES:
         raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
-    selected = list(tools or connected(DEFAULT_TOOLS))
+    selected = list(tools or connected(default_tools()))
     if not selected:
         raise ConfigError(
             "no tool is connected: run `revsync connect <tool>` or set its REVSYNC_* variables"

@@ -11,6 +11,7 @@ adding a field is a YAML change, never a code change.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -23,10 +24,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from mappings.custom import CustomField, CustomFields, custom_fields_in, declared_custom_fields
 from mappings.errors import MappingConfigError, MappingError, shorten
 from mappings.model import ENTITIES, entity_fields
 from mappings.transforms import TRANSFORMS, TransformContext
@@ -39,16 +42,20 @@ __all__ = [
     "FieldMap",
     "MappedRecord",
     "Mapping",
+    "custom_fields",
     "from_unified",
     "is_gone",
     "is_included",
     "load_mapping",
     "load_mappings",
     "mapped_fields",
+    "mapped_tools",
+    "mappings_dir",
     "merged_ids",
     "parse_mapping",
     "parse_mapping_file",
     "read_back",
+    "requested_fields",
     "to_unified",
     "written_together",
 ]
@@ -56,6 +63,20 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAPPINGS_DIR = Path(__file__).resolve().parent
+"""The mapping files shipped with revsync (``REVSYNC_MAPPINGS_DIR`` points elsewhere)."""
+
+
+def mappings_dir() -> Path:
+    """Where the account's mapping files live: ``REVSYNC_MAPPINGS_DIR``, else the shipped ones."""
+    override = os.environ.get("REVSYNC_MAPPINGS_DIR", "").strip()
+    return Path(override).expanduser().resolve() if override else MAPPINGS_DIR
+
+
+def mapped_tools(tools: Iterable[str]) -> tuple[str, ...]:
+    """Those of ``tools`` that have a mapping file (the others are connected but not synced)."""
+    directory = mappings_dir()
+    return tuple(t for t in tools if (directory / f"{t}.yaml").is_file())
+
 
 Direction = Literal["both", "in", "out"]
 UNIFIED_ID_KEY = "unified_id"
@@ -103,6 +124,16 @@ class Condition(BaseModel):
     equals: Any
 
 
+def _custom_of(data: dict[str, Any], info: ValidationInfo) -> dict[str, CustomField]:
+    """Custom fields a section may map: the directory's (validation context) and its own."""
+    context = info.context if isinstance(info.context, dict) else {}
+    out: dict[str, CustomField] = dict(context.get("custom_fields") or {})
+    for item in data.get("custom_fields") or ():
+        declared = item if isinstance(item, CustomField) else CustomField.model_validate(item)
+        out.setdefault(declared.name, declared)
+    return out
+
+
 class Mapping(BaseModel):
     """A parsed, validated mapping file for one tool and one entity."""
 
@@ -136,13 +167,32 @@ class Mapping(BaseModel):
     gone_when: Condition | None = None
     """When a record the tool still returns no longer exists for the tool's users (a helpdesk
     may keep merged-away and deleted users readable with ``active: false``)."""
+    custom_fields: tuple[CustomField, ...] = ()
+    """Unified fields this file adds to the entity (``mappings.custom``); every tool's file
+    may then map them."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_transforms(cls, data: Any, info: ValidationInfo) -> Any:
+        """A custom field's line without a transform takes its type's transform."""
+        if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
+            return data
+        custom = _custom_of(data, info)
+        fields = [
+            {**f, "transform": custom[f["unified"]].transform}
+            if isinstance(f, dict) and "transform" not in f and f.get("unified") in custom
+            else f
+            for f in data["fields"]
+        ]
+        return {**data, "fields": fields}
 
     @model_validator(mode="after")
-    def _check(self) -> Mapping:
+    def _check(self, info: ValidationInfo) -> Mapping:
         try:
-            known = entity_fields(self.entity)
+            builtin = entity_fields(self.entity)
         except KeyError as exc:
             raise ValueError(str(exc)) from None
+        known = (*builtin, *_custom_of({"custom_fields": self.custom_fields}, info))
         seen_in: set[str] = set()
         for f in self.fields:
             if f.unified not in known:
@@ -255,18 +305,31 @@ class MappedRecord(BaseModel):
 # --- loading -----------------------------------------------------------------------------
 
 
-def parse_mapping(tool: str, document: object) -> Mapping:
-    """Validate one entity's section (with its ``entity`` key); errors name the problem."""
+def parse_mapping(
+    tool: str, document: object, custom_fields: dict[str, CustomField] | None = None
+) -> Mapping:
+    """Validate one entity's section (with its ``entity`` key); errors name the problem.
+
+    ``custom_fields`` are the entity's custom fields declared elsewhere (other tools' files).
+    """
     if not isinstance(document, dict):
         raise MappingConfigError(f"mapping for {tool!r} must be a YAML mapping")
     try:
-        return Mapping.model_validate({"tool": tool, **document})
+        return Mapping.model_validate(
+            {"tool": tool, **document}, context={"custom_fields": custom_fields or {}}
+        )
     except ValidationError as exc:
         raise MappingConfigError(f"invalid mapping for {tool!r}: {exc}") from None
 
 
-def parse_mapping_file(tool: str, document: object) -> dict[str, Mapping]:
-    """Entity -> mapping, from a whole file: top-level keys are entity names."""
+def parse_mapping_file(
+    tool: str, document: object, custom: CustomFields | None = None
+) -> dict[str, Mapping]:
+    """Entity -> mapping, from a whole file: top-level keys are entity names.
+
+    ``custom`` holds the custom fields declared across the directory's files; without it a
+    file may map only the custom fields it declares itself.
+    """
     if not isinstance(document, dict) or not document:
         raise MappingConfigError(f"mapping file for {tool!r} must map entity names to sections")
     out: dict[str, Mapping] = {}
@@ -281,18 +344,35 @@ def parse_mapping_file(tool: str, document: object) -> dict[str, Mapping]:
             raise MappingConfigError(
                 f"mapping for {tool!r}: the section key names the entity; drop 'entity:'"
             )
-        out[str(entity)] = parse_mapping(tool, {"entity": entity, **section})
+        declared_custom_fields(str(entity), section, f"{tool}.yaml")
+        known = (custom or {}).get(str(entity), {})
+        out[str(entity)] = parse_mapping(tool, {"entity": entity, **section}, known)
     return out
 
 
 @cache
-def load_mappings(tool: str) -> dict[str, Mapping]:
-    """Every entity section of ``mappings/<tool>.yaml``, in file order (parsed once)."""
-    path = MAPPINGS_DIR / f"{tool}.yaml"
+def _custom_fields(directory: Path) -> CustomFields:
+    return custom_fields_in(directory)
+
+
+def custom_fields(entity: str) -> dict[str, CustomField]:
+    """The custom fields of ``entity`` declared in the account's mapping files."""
+    return dict(_custom_fields(mappings_dir()).get(entity, {}))
+
+
+@cache
+def _load_mappings(directory: Path, tool: str) -> dict[str, Mapping]:
+    path = directory / f"{tool}.yaml"
     if not path.is_file():
         raise MappingConfigError(f"no mapping file for tool {tool!r} (expected {path})")
     with path.open(encoding="utf-8") as fh:
-        return parse_mapping_file(tool, yaml.safe_load(fh))
+        document = yaml.safe_load(fh)
+    return parse_mapping_file(tool, document, _custom_fields(directory))
+
+
+def load_mappings(tool: str) -> dict[str, Mapping]:
+    """Every entity section of ``<mappings dir>/<tool>.yaml``, in file order (parsed once)."""
+    return _load_mappings(mappings_dir(), tool)
 
 
 def load_mapping(tool: str, entity: str = "person") -> Mapping:
@@ -310,6 +390,19 @@ def mapped_fields(m: Mapping, direction: Literal["in", "out"]) -> tuple[str, ...
     if direction == "in":
         return tuple(f.unified for f in m.fields if f.reads)
     return tuple(f.unified for f in m.fields if f.writes)
+
+
+def requested_fields(m: Mapping) -> tuple[str, ...]:
+    """Tool fields a read must ask for, for tools that return only the fields named.
+
+    Paths are relative to ``write_root`` when under it (a CRM's ``properties.x`` is asked for
+    as ``x``): the mapped inbound fields plus the technical ones the flow reads.
+    """
+    paths = [f.tool for f in m.fields if f.reads]
+    paths += [p for p in (m.external_id_field, m.merged_ids_field) if p]
+    prefix = f"{m.write_root}." if m.write_root else None
+    out = [p[len(prefix) :] if prefix and p.startswith(prefix) else p for p in paths]
+    return tuple(dict.fromkeys(out))
 
 
 # --- dotted paths ------------------------------------------------------------------------

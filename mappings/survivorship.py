@@ -22,8 +22,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mappings.custom import CustomField
 from mappings.errors import MappingConfigError
-from mappings.spec import MAPPINGS_DIR, MappedRecord
+from mappings.spec import MAPPINGS_DIR, MappedRecord, custom_fields, mappings_dir
 
 __all__ = [
     "FIELD_RULES",
@@ -100,17 +101,52 @@ class GoldenView(BaseModel):
     provenance: dict[str, FieldSource] = Field(default_factory=dict)
 
 
-@cache
 def load_rules(entity: str = "person") -> Rules:
-    """Rules for ``entity`` from ``mappings/survivorship.yaml`` (parsed once per process)."""
-    with SURVIVORSHIP_FILE.open(encoding="utf-8") as fh:
+    """Rules for ``entity``: ``survivorship.yaml`` plus each custom field's declared rule.
+
+    The file is the account's (in the mappings directory) when it has one, else the shipped
+    one; parsed once per directory.
+    """
+    return _rules(mappings_dir(), entity, tuple(custom_fields(entity).values()))
+
+
+@cache
+def _rules(directory: Path, entity: str, custom: tuple[CustomField, ...]) -> Rules:
+    path = directory / "survivorship.yaml"
+    if not path.is_file():
+        path = SURVIVORSHIP_FILE
+    with path.open(encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
     if not isinstance(document, dict) or entity not in document:
         raise MappingConfigError(f"survivorship.yaml has no rules for entity {entity!r}")
     try:
-        return Rules.model_validate(document[entity])
+        rules = Rules.model_validate(document[entity])
     except ValidationError as exc:
         raise MappingConfigError(f"invalid survivorship rules for {entity!r}: {exc}") from None
+    return _with_custom(rules, entity, custom)
+
+
+def _with_custom(rules: Rules, entity: str, custom: tuple[CustomField, ...]) -> Rules:
+    """``rules`` with each custom field's own rule; a field named in both places is refused,
+    since which of the two applies would be a guess."""
+    authoritative = dict(rules.authoritative)
+    fields = dict(rules.fields)
+    for declared in custom:
+        if declared.name in authoritative or declared.name in fields:
+            raise MappingConfigError(
+                f"custom field {entity}.{declared.name} has rules both in survivorship.yaml "
+                "and in its custom_fields declaration; keep one"
+            )
+        if declared.authoritative:
+            authoritative[declared.name] = declared.authoritative
+        if declared.survivorship != rules.default:
+            fields[declared.name] = declared.survivorship
+    try:
+        return Rules.model_validate(
+            {**rules.model_dump(), "authoritative": authoritative, "fields": fields}
+        )
+    except ValidationError as exc:
+        raise MappingConfigError(f"custom field rules for {entity!r}: {exc}") from None
 
 
 def _beats(a: FieldSource, b: FieldSource, authority: str | None) -> bool:

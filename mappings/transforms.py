@@ -23,6 +23,13 @@ import phonenumbers
 
 from mappings.countries import COUNTRY_NAMES
 from mappings.errors import MappingError, shorten
+from mappings.scalars import (
+    canonical_boolean,
+    canonical_date,
+    canonical_number,
+    date_out,
+    number_out,
+)
 
 __all__ = [
     "TRANSFORMS",
@@ -402,6 +409,30 @@ def _email_out(value: str, ctx: TransformContext) -> object:
     return normalize_email(value)
 
 
+def _dropping(
+    parse: Callable[[object, TransformContext], str | None],
+) -> Callable[[object, TransformContext], str | None]:
+    """A descriptive value that does not parse is dropped with a warning, never fatal."""
+
+    def inbound(value: object, ctx: TransformContext) -> str | None:
+        try:
+            return parse(value, ctx)
+        except MappingError as exc:
+            ctx.warnings.append(f"{ctx.field}: {exc} dropped")
+            return None
+
+    return inbound
+
+
+def _boolean_out(value: str, ctx: TransformContext) -> object:
+    return value if ctx.options.get("as_text") else value == "true"
+
+
+def _date_format(ctx: TransformContext) -> str | None:
+    fmt = ctx.options.get("format")
+    return str(fmt) if fmt else None
+
+
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
@@ -412,6 +443,17 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("country", lambda v, ctx: country_code(v), _country_out),
         Transform("picklist", _picklist_in, _picklist_out),
         Transform("domain", _domain_in, _domain_out),
+        Transform(
+            "number",
+            _dropping(lambda v, ctx: canonical_number(v)),
+            lambda v, ctx: number_out(v, as_text=bool(ctx.options.get("as_text"))),
+        ),
+        Transform("boolean", _dropping(lambda v, ctx: canonical_boolean(v)), _boolean_out),
+        Transform(
+            "date",
+            _dropping(lambda v, ctx: canonical_date(v, _date_format(ctx))),
+            lambda v, ctx: date_out(v, _date_format(ctx)),
+        ),
         Transform(
             "full_name",
             _full_name_in,

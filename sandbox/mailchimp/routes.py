@@ -22,7 +22,7 @@ from sandbox.credentials import SANDBOX_MAILCHIMP_DC, SANDBOX_MAILCHIMP_KEY
 from sandbox.faults import partial_batch_every
 from sandbox.fields import trim_fields
 from sandbox.gate import Gate, guard, json_body
-from sandbox.mailchimp.store import MERGE_FIELDS, MailchimpError, email_problem, subscriber_hash
+from sandbox.mailchimp.store import MailchimpError, email_problem, subscriber_hash
 from sandbox.ratelimit import ConcurrencyGate
 from sandbox.state import SandboxState
 from sandbox.timefmt import iso_offset, parse_instant_ms
@@ -222,7 +222,7 @@ class _MailchimpRoutes:
                 "unsubscribe_count_since_send": 0,
                 "cleaned_count_since_send": 0,
                 "campaign_count": 0,
-                "merge_field_count": len(MERGE_FIELDS),
+                "merge_field_count": len(self.state.mailchimp.merge_fields.fields),
                 "avg_sub_rate": 0,
                 "avg_unsub_rate": 0,
                 "target_sub_rate": 0,
@@ -260,28 +260,25 @@ class _MailchimpRoutes:
 
     async def merge_fields(self, request: Request) -> Response:
         self._check_list(request)
-        list_id = self.state.mailchimp.list_id
-        fields: list[dict[str, Any]] = [
-            {
-                "merge_id": i,
-                "tag": tag,
-                "name": name,
-                "type": kind,
-                "required": False,
-                "default_value": "",
-                "public": True,
-                "display_order": i + 1,
-                "options": {"phone_format": "none"} if kind == "phone" else {"size": 25},
-                "help_text": "",
-                "list_id": list_id,
-                "_links": [],
-            }
-            for i, (tag, name, kind) in enumerate(MERGE_FIELDS, start=1)
-        ]
+        with self.state.lock:
+            data = self.state.mailchimp
+            fields = [dict(f) for f in data.merge_fields.fields]
         return _trimmed(
             request,
-            {"merge_fields": fields, "list_id": list_id, "total_items": len(fields), "_links": []},
+            {
+                "merge_fields": fields,
+                "list_id": data.list_id,
+                "total_items": len(fields),
+                "_links": [],
+            },
         )
+
+    async def add_merge_field(self, request: Request) -> Response:
+        self._check_list(request)
+        body = await _json_body(request)
+        with self.state.lock:
+            field = self.state.mailchimp.add_merge_field(body)
+        return JSONResponse(field)
 
     async def members(self, request: Request) -> Response:
         self._check_list(request)
@@ -507,6 +504,7 @@ def mailchimp_app(state: SandboxState) -> ASGIApp:
             Route("/lists/{list_id}", _guard(r.get_list), methods=["GET"]),
             Route("/lists/{list_id}", _guard(r.batch_subscribe), methods=["POST"]),
             Route("/lists/{list_id}/merge-fields", _guard(r.merge_fields), methods=["GET"]),
+            Route("/lists/{list_id}/merge-fields", _guard(r.add_merge_field), methods=["POST"]),
             Route("/lists/{list_id}/members", _guard(r.members), methods=["GET"]),
             Route("/lists/{list_id}/members", _guard(r.add_member), methods=["POST"]),
             Route(member, _guard(r.get_member), methods=["GET"]),

@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 from sandbox.credentials import SANDBOX_MAILCHIMP_LIST_ID
+from sandbox.mailchimp.errors import MailchimpError
+from sandbox.mailchimp.merge_fields import MERGE_FIELDS, MergeFields
 from sandbox.store import RecordStore
 from sandbox.timefmt import iso_offset
 
@@ -33,32 +35,6 @@ _FAKE_TLDS = (".test", ".example", ".invalid", ".localhost", ".local")
 _EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 )
-
-# (tag, name, type): FNAME/LNAME/PHONE are Mailchimp's defaults, the rest custom text fields.
-MERGE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("FNAME", "First Name", "text"),
-    ("LNAME", "Last Name", "text"),
-    ("PHONE", "Phone Number", "phone"),
-    ("COMPANY", "Company", "text"),
-    ("JOBTITLE", "Job Title", "text"),
-    ("LIFECYCLE", "Lifecycle Stage", "text"),
-    ("CITY", "City", "text"),
-    ("COUNTRY", "Country", "text"),
-)
-_TAGS = tuple(tag for tag, _, _ in MERGE_FIELDS)
-
-
-class MailchimpError(Exception):
-    """A Mailchimp problem-detail response (RFC 9457)."""
-
-    def __init__(
-        self, status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
 
 
 def subscriber_hash(email: str) -> str:
@@ -89,6 +65,7 @@ class MailchimpData:
 
     def __init__(self) -> None:
         self.list_id = SANDBOX_MAILCHIMP_LIST_ID
+        self.merge_fields = MergeFields(self.list_id)
         self.members: RecordStore[str] = RecordStore()
         self._by_contact: dict[str, str] = {}
         self._next_web_id = 100_000
@@ -118,25 +95,14 @@ class MailchimpData:
     # -- writes ----------------------------------------------------------------------------
 
     def _merge_fields(self, given: Any, current: dict[str, Any] | None) -> dict[str, Any]:
-        if given is not None and not isinstance(given, dict):
-            raise MailchimpError(
-                400,
-                "Invalid Resource",
-                "The resource submitted could not be validated. For field-specific details, "
-                "see the 'errors' array.",
-                [
-                    {
-                        "field": "merge_fields",
-                        "message": "Schema describes object, NULL found instead",
-                    }
-                ],
-            )
-        out = dict(current) if current is not None else dict.fromkeys(_TAGS, "")
-        for key, value in (given or {}).items():
-            tag = str(key).upper()
-            if tag in _TAGS:  # unknown tags are ignored, as Mailchimp does
-                out[tag] = "" if value is None else str(value)
-        return out
+        return self.merge_fields.apply(given, current)
+
+    def add_merge_field(self, body: Any) -> dict[str, Any]:
+        """Define a merge field; every member then shows it, empty, without changing."""
+        field = self.merge_fields.add(body)
+        for member in self.members.values():
+            member["merge_fields"].setdefault(field["tag"], "")
+        return field
 
     def _status(self, value: Any, field: str) -> str:
         if value not in MEMBER_STATUSES:

@@ -28,7 +28,7 @@ from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.store import RecordStore
 from sandbox.zendesk.jobs import JobStep
-from sandbox.zendesk.store import ZendeskData, ZendeskError, not_found, record_invalid
+from sandbox.zendesk.store import ZendeskData, ZendeskError, not_found, record_invalid, zd_time
 
 __all__ = ["BULK_MAX", "PAGE_MAX", "zendesk_app", "zendesk_error_renderer"]
 
@@ -191,7 +191,10 @@ class _ZendeskRoutes:
         return f"{self._base(request)}/api/v2/{kind}/{rid}.json"
 
     def _json(self, request: Request, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
-        return {**rec, "url": self._url(request, kind, rec["id"])}
+        out = {**rec, "url": self._url(request, kind, rec["id"])}
+        if kind == "users":
+            out["user_fields"] = self.data.user_fields.render(rec.get("user_fields") or {})
+        return out
 
     # -- generic paging ------------------------------------------------------------------
 
@@ -527,6 +530,27 @@ class _ZendeskRoutes:
     async def list_orgs(self, request: Request) -> Response:
         return self._list(request, "organizations", self.data.organizations, lambda r: True)
 
+    # -- user fields (account configuration) ---------------------------------------------
+
+    async def list_user_fields(self, request: Request) -> Response:
+        with self.state.lock:
+            defined = self.data.user_fields.fields.values()
+            fields = [self._json(request, "user_fields", dict(f)) for f in defined]
+        return JSONResponse(
+            {"user_fields": fields, "next_page": None, "previous_page": None, "count": len(fields)}
+        )
+
+    async def create_user_field(self, request: Request) -> Response:
+        body = _obj(await _body(request, "user_field"), "user_field")
+        with self.state.lock:
+            field = self.data.user_fields.add(body, zd_time(self.state.now_ms()))
+            return JSONResponse({"user_field": self._json(request, "user_fields", field)}, 201)
+
+    async def show_user_field(self, request: Request) -> Response:
+        with self.state.lock:
+            field = self.data.user_fields.find(int(request.path_params["field_id"]))
+            return JSONResponse({"user_field": self._json(request, "user_fields", field)})
+
     async def show_org(self, request: Request) -> Response:
         with self.state.lock:
             rec = self._org(request)
@@ -735,6 +759,9 @@ def zendesk_app(state: SandboxState) -> ASGIApp:
         Route(api + "/users/{user_id:int}", _guard(r.update_user), methods=["PUT"]),
         Route(api + "/users/{user_id:int}", _guard(r.delete_user), methods=["DELETE"]),
         Route(api + "/users/{user_id:int}/merge", _guard(r.merge_user), methods=["PUT"]),
+        Route(api + "/user_fields", _guard(r.list_user_fields), methods=["GET"]),
+        Route(api + "/user_fields", _guard(r.create_user_field), methods=["POST"]),
+        Route(api + "/user_fields/{field_id:int}", _guard(r.show_user_field), methods=["GET"]),
         Route(api + "/organizations", _guard(r.list_orgs), methods=["GET"]),
         Route(api + "/organizations", _guard(r.create_org), methods=["POST"]),
         Route(api + "/organizations/create_many", _guard(r.bulk), methods=["POST"]),

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.store import RecordStore
+from sandbox.zendesk.errors import ZendeskError, not_found, record_invalid
 from sandbox.zendesk.jobs import JobBoard
+from sandbox.zendesk.user_fields import UserFields
 
 __all__ = [
     "ORG_ID_BASE",
@@ -41,7 +43,6 @@ _USER_FIELDS = (
     "alias",
     "verified",
     "tags",
-    "user_fields",
     "shared_phone_number",
 )
 _ORG_FIELDS = (
@@ -55,31 +56,6 @@ _ORG_FIELDS = (
     "organization_fields",
 )
 _TICKET_FIELDS = ("subject", "priority", "type", "tags", "assignee_id", "group_id", "due_at")
-
-
-class ZendeskError(Exception):
-    """A Zendesk API error: status and the JSON body exactly as Zendesk sends it."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(str(body))
-        self.status = status
-        self.body = body
-
-
-def not_found() -> ZendeskError:
-    return ZendeskError(404, {"error": "RecordNotFound", "description": "Not found"})
-
-
-def record_invalid(field: str, description: str, error: str = "InvalidValue") -> ZendeskError:
-    """Zendesk's classic validation error: 422 ``RecordInvalid`` with per-field details."""
-    return ZendeskError(
-        422,
-        {
-            "error": "RecordInvalid",
-            "description": "Record validation errors",
-            "details": {field: [{"description": description, "error": error}]},
-        },
-    )
 
 
 def zd_time(ms: int) -> str:
@@ -152,6 +128,7 @@ class ZendeskData:
         self.requested: dict[int, set[int]] = {}
         self.inactive: set[int] = set()
         self.jobs = JobBoard()
+        self.user_fields = UserFields()
         self.next_user = USER_ID_BASE + 1
         self.next_org = ORG_ID_BASE + 1
         self.next_ticket = 1
@@ -256,6 +233,8 @@ class ZendeskData:
         for name in _USER_FIELDS:
             if name in body:
                 rec[name] = body[name]
+        if body.get("user_fields") is not None:
+            rec["user_fields"] = self.user_fields.apply(body["user_fields"], rec["user_fields"])
         if "role" in body and body["role"] is not None:
             rec["role"] = body["role"]
         if "organization_id" in body:
