@@ -33,7 +33,7 @@ def _conn(tool: str) -> Connection:
     return Connection(
         tool=tool,
         base_url="https://example.invalid",
-        secrets={provider.secret_name: SecretStr("secret-value")},
+        secrets={f.name: SecretStr("secret-value") for f in provider.secret_fields},
         options={f.name: "opt" for f in provider.option_fields},
     )
 
