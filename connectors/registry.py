@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 from connectors.connections import Connection
 from connectors.providers import CONNECTORS_DIR, Capabilities, provider_for, providers
 from connectors.writer import Writer
 
-__all__ = ["CONNECTORS_DIR", "capabilities", "manifest_path", "tools", "writer_class", "writer_for"]
+__all__ = [
+    "CONNECTORS_DIR",
+    "capabilities",
+    "manifest_path",
+    "page_size",
+    "tools",
+    "writer_class",
+    "writer_for",
+]
 
 
 def tools() -> list[str]:
@@ -51,3 +61,26 @@ def writer_for(conn: Connection, client: httpx.Client | None = None) -> Writer:
     """The writer for ``conn.tool``; it builds (and then owns) a client unless one is given."""
     writer: Writer = writer_class(conn.tool)(conn, client)  # type: ignore[call-arg]
     return writer
+
+
+def page_size(tool: str) -> int:
+    """The records per page the tool's manifest asks for (its first integer ``page_size``):
+    the unit of the read budget, one slot per page."""
+
+    def find(node: Any) -> int | None:
+        if isinstance(node, dict):
+            value = node.get("page_size")
+            if isinstance(value, int):
+                return value
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            return None
+        for child in children:
+            found = find(child)
+            if found is not None:
+                return found
+        return None
+
+    return find(yaml.safe_load(manifest_path(tool).read_text())) or 100

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
@@ -23,11 +22,12 @@ from connectors.registry import writer_for
 from connectors.writer import WriteItem, WriteOutcome, upsert_isolating
 from flows.budget import Priority, budgeted_limiter
 from flows.credentials import resolve_connection
-from flows.extract import link_hash
-from flows.plan import LinkView, PlannedWrite
 from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
 from mappings.spec import read_back
+from reconcile.mapped import link_hash
+from reconcile.plan import LinkView, PlannedWrite
+from state.db import session_scope
 from state.dead_letters import add_dead_letter
 from state.journal import mark_applied, mark_failed, plan_writes
 from state.links import upsert_links
@@ -92,7 +92,7 @@ def apply_writes(
     batches = _chunks(writes, APPLY_BATCH)
     try:
         for done, batch in enumerate(batches, start=1):
-            with Session(engine) as session:
+            with session_scope(engine) as session:
                 entry_ids = plan_writes(
                     session,
                     [
@@ -110,7 +110,6 @@ def apply_writes(
                         for w in batch
                     ],
                 )
-                session.commit()
             items = [
                 WriteItem(key=w.natural_key, record_id=w.record_id, properties=w.payload)
                 for w in batch
@@ -165,7 +164,7 @@ def _record(
     if len(outcomes) != len(batch):
         raise WriteFailed(f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items")
     link_rows: list[dict[str, object]] = []
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         for write, entry_id, outcome in zip(batch, entry_ids, outcomes, strict=True):
             if not outcome.ok or outcome.record_id is None:
                 reason = outcome.error or "the tool returned no record id"
@@ -207,4 +206,3 @@ def _record(
             else:
                 result.updated += 1
         upsert_links(session, link_rows)
-        session.commit()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from flows.plan import Plan
 from flows.report import SyncReport
+from reconcile.plan import Plan
+from state.db import session_scope
 from state.dead_letters import dead_letters_for_run
 
 __all__ = [
@@ -75,7 +75,7 @@ def publish_plan(plan: Plan, *, dry_run: bool) -> None:
 
 
 def publish_dead_letters(engine: Engine, run_id: str) -> None:
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         letters = dead_letters_for_run(session, run_id)
     if not letters:
         return

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prefect.artifacts import create_table_artifact
@@ -26,26 +25,26 @@ from sqlmodel import Session
 from connectors.errors import ConnectorError
 from connectors.registry import capabilities, writer_for
 from flows.credentials import resolve_connection
-from flows.plan import LinkView
 from flows.review import recompute_goldens
-from mappings.spec import MappedRecord, merged_ids
-from mappings.spec import Mapping as ToolMapping
+from mappings.spec import MappedRecord
 from mappings.survivorship import GoldenView, load_rules, repoint
-from matching.model import MatchResult
+from reconcile.merges import (
+    Duplicate,
+    FollowedMerge,
+    deleted_decision,
+    merge_decision,
+)
+from state.db import session_scope
 from state.decisions import record_decisions
 from state.golden import load_golden, save_golden
 from state.links import delete_link, get_link, links_for_unified, remap_link
 from state.reviews import relink
 
 __all__ = [
-    "Duplicate",
-    "FollowedMerge",
     "follow_gone_records",
     "follow_vendor_merges",
-    "in_tool_duplicates",
     "merge_duplicates",
     "publish_duplicates",
-    "vendor_merges",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,50 +55,8 @@ def _merge_method(tool: str, entity: str) -> str | None:
     return capabilities(tool, entity).merge
 
 
-@dataclass(frozen=True)
-class FollowedMerge:
-    """One merged-away record whose link now points at the vendor's survivor."""
-
-    tool: str
-    survivor: str
-    merged: str
-    unified_id: str
-    joined: str | None = None
-    """The other golden record folded in when the two records were apart in revsync."""
-
-
-@dataclass
-class Duplicate:
-    """Records of one tool that revsync matched to the same person or company."""
-
-    tool: str
-    unified_id: str
-    record_ids: list[str]
-    evidence: list[dict[str, Any]] = field(default_factory=list)
-    entity: str = "person"
-    merged: bool = False
-    """Merged in the tool through its merge API by this run."""
-
-
 class _Finder(Protocol):
     def find_survivor(self, email: str) -> str | None: ...
-
-
-def vendor_merges(mapping: ToolMapping, raws: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
-    """Survivor id -> ids the tool merged into it, from every record read (changed or not).
-
-    A survivor whose mapped values did not change is still read here: the merge is news
-    even when the values are not.
-    """
-    out: dict[str, list[str]] = {}
-    if mapping.merged_ids_field is None:
-        return out
-    for raw in raws:
-        ids = merged_ids(mapping, raw)
-        record_id = raw.get(mapping.id_field) if isinstance(raw, dict) else None
-        if ids and record_id is not None:
-            out.setdefault(str(record_id), []).extend(ids)
-    return out
 
 
 def _repoint_golden(
@@ -153,14 +110,13 @@ def follow_vendor_merges(
     """Move the links of merged-away records onto their survivors (idempotent: a replay of
     the same merge finds no link left to move)."""
     followed: list[FollowedMerge] = []
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         for survivor in sorted(merges):
             for merged in sorted(set(merges[survivor])):
                 done = _follow_one(session, entity, tool, survivor, merged)
                 if done is not None:
                     followed.append(done)
-        record_decisions(session, [_decision(entity, f, run_id) for f in followed])
-        session.commit()
+        record_decisions(session, [merge_decision(entity, f, run_id) for f in followed])
     for f in followed:
         logger.info("%s merged %s into %s: link followed", f.tool, f.merged, f.survivor)
     return followed
@@ -185,7 +141,7 @@ def follow_gone_records(
     searcher: Any = finder
     try:
         for record in sorted(gone, key=lambda r: r.record_id):
-            with Session(engine) as session:
+            with session_scope(engine) as session:
                 link = get_link(session, tool, entity, record.record_id)
             if link is None:
                 continue  # never linked (or already followed): nothing points at it
@@ -211,79 +167,11 @@ def _drop_link(
     engine: Engine, entity: str, tool: str, record_id: str, unified_id: str, run_id: str
 ) -> None:
     """A record deleted in its tool: unlink it and rebuild its golden from what is left."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         delete_link(session, tool, entity, record_id)
         recompute_goldens(session, {unified_id}, entity)
-        record_decisions(
-            session,
-            [
-                {
-                    "entity": entity,
-                    "unified_id": unified_id,
-                    "tool": tool,
-                    "record_id": record_id,
-                    "rule": "deleted_in_tool",
-                    "score": 1.0,
-                    "evidence": {"rule": "deleted_in_tool"},
-                    "run_id": run_id,
-                }
-            ],
-        )
-        session.commit()
+        record_decisions(session, [deleted_decision(entity, tool, record_id, unified_id, run_id)])
     logger.info("%s record %s is gone from the tool: link dropped", tool, record_id)
-
-
-def _decision(entity: str, f: FollowedMerge, run_id: str) -> dict[str, Any]:
-    return {
-        "entity": entity,
-        "unified_id": f.unified_id,
-        "tool": f.tool,
-        "record_id": f.survivor,
-        "rule": "vendor_merge",
-        "score": 1.0,
-        "evidence": {"rule": "vendor_merge", "merged": f.merged, "joined": f.joined},
-        "run_id": run_id,
-    }
-
-
-def in_tool_duplicates(
-    links: Mapping[str, list[LinkView]], matches: Iterable[MatchResult], entity: str = "person"
-) -> list[Duplicate]:
-    """Goldens holding more than one record of the same tool, with the match evidence."""
-    evidence: dict[tuple[str, str], dict[str, Any]] = {
-        (m.record.tool, m.record.record_id): m.evidence for m in matches
-    }
-    found: list[Duplicate] = []
-    for uid in sorted(links):
-        by_tool: dict[str, list[str]] = {}
-        for view in links[uid]:
-            by_tool.setdefault(view.tool, []).append(view.record_id)
-        for tool, ids in sorted(by_tool.items()):
-            if len(ids) < 2:
-                continue
-            ordered = sorted(set(ids), key=_id_order)
-            found.append(
-                Duplicate(
-                    tool=tool,
-                    entity=entity,
-                    unified_id=uid,
-                    record_ids=ordered,
-                    evidence=[
-                        {
-                            "record_id": rid,
-                            "rule": evidence[(tool, rid)].get("rule"),
-                            "score": evidence[(tool, rid)].get("score"),
-                        }
-                        for rid in ordered
-                        if (tool, rid) in evidence
-                    ],
-                )
-            )
-    return found
-
-
-def _id_order(record_id: str) -> tuple[int, str]:
-    return (int(record_id), "") if record_id.isdigit() else (1 << 62, record_id)
 
 
 def publish_duplicates(duplicates: list[Duplicate]) -> None:

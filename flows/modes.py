@@ -12,10 +12,10 @@ import logging
 from typing import Literal
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from flows.budget import Priority
 from flows.report import SyncReport
+from state.db import session_scope
 from state.golden import golden_ids
 
 __all__ = [
@@ -40,7 +40,7 @@ def priority_for(mode: str) -> str:
 
 
 def all_golden_ids(engine: Engine, entity: str) -> set[str]:
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         return golden_ids(session, entity)
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from mappings.spec import MappedRecord
 from mappings.survivorship import golden_from_scratch, load_rules
 from matching.deterministic import ID_NAMESPACE
+from state.db import session_scope
 from state.decisions import record_decisions
 from state.golden import save_golden
 from state.links import get_link, links_for_unified
@@ -42,7 +43,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def list_reviews(engine: Engine, entity: str | None = None) -> list[ReviewItem]:
     """Pending pairs of ``entity``, or of every entity."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         items = pending_reviews(session, entity)
         for item in items:
             session.expunge(item)
@@ -121,7 +122,7 @@ def _decision(
 
 def accept(engine: Engine, review_id: int) -> str:
     """Merge the pair's two golden records; returns the surviving unified id."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         item = _pending(session, review_id)
         entity = item.entity
         left = _side_uid(session, entity, item.left_key)
@@ -147,29 +148,26 @@ def accept(engine: Engine, review_id: int) -> str:
                 )
             ],
         )
-        session.commit()
     logger.info("review #%d accepted: %s merged into %s", review_id, gone, survivor)
     return survivor
 
 
 def reject(engine: Engine, review_id: int) -> list[str]:
     """Never merge the pair; split it if it is merged. Returns the goldens touched."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         item = _pending(session, review_id)
         touched = _forbid(session, item.entity, item.left_key, item.right_key, review_id)
         decide_review(session, review_id, "rejected")
-        session.commit()
     return touched
 
 
 def split(engine: Engine, record_key: str, entity: str = "person") -> list[str]:
     """Undo a merge: take one record out of its golden record, forever."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         uid = _side_uid(session, entity, record_key)
         if uid is None:
             raise ValueError(f"{record_key} is not linked as a {entity}")
         touched = _forbid(session, entity, record_key, f"unified:{uid}", None)
-        session.commit()
     return touched
 
 

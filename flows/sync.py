@@ -9,7 +9,6 @@ dry run stops after plan and writes nothing but its run row and artifacts.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,30 +17,24 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from connectors.errors import ConfigError
-from connectors.registry import tools
+from connectors.registry import capabilities, tools
 from flows.apply import apply_writes
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
 from flows.credentials import connected
-from flows.extract import Mapped, extract_stream, map_records
+from flows.extract import extract_stream, map_records
 from flows.failures import failure_line, with_failure_line
 from flows.merges import (
-    Duplicate,
-    FollowedMerge,
     follow_gone_records,
     follow_vendor_merges,
-    in_tool_duplicates,
     merge_duplicates,
     publish_duplicates,
-    vendor_merges,
 )
 from flows.modes import SYNC_MODES, SyncMode, alert_on_dead_letters, all_golden_ids, priority_for
-from flows.plan import LinkView, Plan, build_plan
 from flows.progress import Progress, Span
 from flows.report import SyncReport
-from flows.resolve import Merged, match_records, merge_goldens, review_rows, train_model
+from flows.resolve import match_records, merge_goldens, train_model
 from mappings.spec import MappedRecord, load_mappings, mapped_tools
 from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
@@ -49,8 +42,20 @@ from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
 from matching.probabilistic import GoldenIndex
 from matching.settings import load_settings
+from reconcile.goldens import (
+    Merged,
+    checkpoint_rows,
+    decision_rows,
+    golden_rows,
+    golden_view,
+    links_by_golden,
+    review_rows,
+)
+from reconcile.mapped import Mapped
+from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
+from reconcile.plan import LinkView, Plan, build_plan
 from state.cursors import load_cursor, save_cursor
-from state.db import engine_from_url, init_schema
+from state.db import engine_from_url, init_schema, session_scope
 from state.dead_letters import add_dead_letter
 from state.decisions import record_decisions
 from state.golden import golden_version, load_golden, save_golden
@@ -88,7 +93,7 @@ def _known_index(
 ) -> tuple[KnownIndex, dict[tuple[str, str], set[str]], str]:
     """Every golden record and link, for matching; the hashes each tool record is known by;
     and the golden set's version (read with them)."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         version = golden_version(session, entity)
         goldens = load_golden(session, entity)
         links: dict[tuple[str, str], str] = {}
@@ -126,44 +131,37 @@ def _golden_index(
 
 
 def _golden_views(engine: Engine, entity: str, unified_ids: set[str]) -> dict[str, GoldenView]:
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         rows = load_golden(session, entity, unified_ids)
-    return {
-        uid: GoldenView.model_validate({"values": row.values, "provenance": row.provenance})
-        for uid, row in rows.items()
-    }
+    return {uid: golden_view(row.values, row.provenance) for uid, row in rows.items()}
 
 
 def _link_views(
     engine: Engine, unified_ids: set[str], fresh: dict[tuple[str, str], tuple[str, LinkView]]
 ) -> dict[str, list[LinkView]]:
     """Stored links of these goldens, overlaid with the records read in this run."""
-    views: dict[tuple[str, str], tuple[str, LinkView]] = {}
-    with Session(engine) as session:
-        for link in links_for_unified(session, unified_ids):
-            views[(link.tool, link.record_id)] = (
+    with session_scope(engine) as session:
+        stored = [
+            (
                 link.unified_id,
                 LinkView(tool=link.tool, record_id=link.record_id, values=link.last_values or {}),
             )
-    views.update(fresh)
-    by_golden: dict[str, list[LinkView]] = defaultdict(list)
-    for uid, view in views.values():
-        by_golden[uid].append(view)
-    return by_golden
+            for link in links_for_unified(session, unified_ids)
+        ]
+    return links_by_golden(stored, fresh)
 
 
 def _matching_model(
     engine: Engine, entity: str, records: list[MappedRecord], known: KnownIndex, *, save: bool
 ) -> Model:
     """The stored model (so incremental runs decide like a full re-run), trained if due."""
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         row = load_match_model(session, entity)
     stored = Model.from_dict(row[0]) if row is not None else None
     model, trained = train_model(entity, records, known, stored)
     if trained and save:
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             save_match_model(session, entity, model.to_dict(), model.trained_records)
-            session.commit()
     return model
 
 
@@ -173,42 +171,19 @@ def plan_writes(
     links: dict[str, list[LinkView]],
     mappings: list[ToolMapping],
 ) -> Plan:
-    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings)
+    never = {m.tool for m in mappings if capabilities(m.tool, m.entity).create == "never"}
+    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings, never)
 
 
-def _persist_resolution(
+@task(name="persist", task_run_name="persist-{entity}", cache_policy=NO_CACHE)
+def persist_resolution(
     engine: Engine, run_id: str, entity: str, merged: Merged, matches: list[MatchResult]
 ) -> None:
-    with Session(engine) as session:
-        save_golden(
-            session,
-            [
-                {
-                    "unified_id": uid,
-                    "entity": entity,
-                    **merged.goldens[uid].model_dump(mode="json"),
-                }
-                for uid in sorted(merged.changed)
-            ],
-        )
-        record_decisions(
-            session,
-            [
-                {
-                    "entity": entity,
-                    "unified_id": m.unified_id,
-                    "tool": m.record.tool,
-                    "record_id": m.record.record_id,
-                    "rule": str(m.evidence.get("rule", "link")),
-                    "score": float(m.evidence.get("score", 1.0)),
-                    "evidence": m.evidence,
-                    "run_id": run_id,
-                }
-                for m in matches
-            ],
-        )
+    """Save the changed goldens, every placement decision and the unsure pairs, before apply."""
+    with session_scope(engine) as session:
+        save_golden(session, golden_rows(entity, merged))
+        record_decisions(session, decision_rows(entity, run_id, matches))
         add_reviews(session, review_rows(entity, run_id, matches))
-        session.commit()
 
 
 @task(name="checkpoint", task_run_name="checkpoint-{entity}", cache_policy=NO_CACHE)
@@ -226,33 +201,19 @@ def checkpoint(
     A record this run wrote to keeps the values apply recorded (what the tool holds now), not
     the older ones it was read with.
     """
-    written = written or set()
-    rows: list[dict[str, Any]] = []
-    hashes_only: list[dict[str, Any]] = []
-    for m in matches:
-        row = {
-            "tool": m.record.tool,
-            "entity": entity,
-            "record_id": m.record.record_id,
-            "unified_id": m.unified_id,
-            "last_read_hash": mapped[m.record.tool].hashes[m.record.record_id],
-        }
-        if (m.record.tool, m.record.record_id) in written:
-            hashes_only.append(row)
-        else:
-            rows.append({**row, "last_values": m.record.values})
-    with Session(engine) as session:
+    hashes = {tool: m.hashes for tool, m in mapped.items()}
+    rows, hashes_only = checkpoint_rows(entity, matches, hashes, written or set())
+    with session_scope(engine) as session:
         upsert_links(session, rows)
         upsert_links(session, hashes_only)
         for (tool, stream), state in sorted(cursors.items()):
             save_cursor(session, tool, stream, state, run_id)
-        session.commit()
 
 
 def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m: Mapped) -> None:
     if not m.invalid:
         return
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         for bad in m.invalid:
             add_dead_letter(
                 session,
@@ -264,7 +225,6 @@ def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m:
                 reason=bad.reason,
                 payload=bad.payload,
             )
-        session.commit()
 
 
 @flow(name="sync", log_prints=False)
@@ -296,16 +256,14 @@ def sync(
     init_schema(engine)
     report = SyncReport(run_id=run_id, dry_run=dry_run)
     progress = Progress.start(f"{mode} sync of {', '.join(selected)}")
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         start_run(session, run_id, flow_run_id=run_id, dry_run=dry_run)
-        session.commit()
     try:
         result = _sync(engine, run_id, selected, dry_run, report, mode=mode, progress=progress)
     except BaseException as exc:
         report.status = "failed"
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             finish_run(session, run_id, "failed", report.model_dump(mode="json"))
-            session.commit()
         engine.dispose()  # no pooled connection outlives the run (PostgreSQL counts them)
         if isinstance(exc, Exception):
             line = failure_line(exc)
@@ -318,9 +276,8 @@ def sync(
     progress.set(100.0)
     alert_on_dead_letters(report, dead_letter_threshold)
     report.status = "completed"
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         finish_run(session, run_id, "completed", report.model_dump(mode="json"))
-        session.commit()
     publish_summary(report)
     publish_plan(result.plan, dry_run=dry_run)
     logger.info(
@@ -358,7 +315,7 @@ def _read_all(
     priority = priority_for(mode)
     share = 1.0 / max(len(mappings), 1)
     for i, (tool, mapping) in enumerate(mappings.items()):
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             cursor = None if mode == "backfill" else load_cursor(session, tool, mapping.stream)
         extracted = extract_stream(
             tool, mapping.stream, cursor, priority, progress.part(i * share, (i + 1) * share)
@@ -413,7 +370,8 @@ def _apply_all(
     return written
 
 
-def _follow_tool_merges(
+@task(name="follow-merges", task_run_name="follow-merges-{entity}", cache_policy=NO_CACHE)
+def follow_tool_merges(
     engine: Engine, entity: str, reads: _Reads, run_id: str
 ) -> tuple[list[FollowedMerge], set[tuple[str, str]]]:
     """Follow merges made in the tools; the merged-away records, which must not be matched."""
@@ -490,7 +448,7 @@ def _sync_entity(
     followed: list[FollowedMerge] = []
     gone: set[tuple[str, str]] = set()
     if not dry_run:
-        followed, gone = _follow_tool_merges(engine, entity, reads, run_id)
+        followed, gone = follow_tool_merges(engine, entity, reads, run_id)
         if followed:
             # links moved: match against the new ones
             known, _, version = _known_index(engine, entity, tools)
@@ -548,7 +506,7 @@ def _sync_entity(
     if dry_run:
         return plan, duplicates
 
-    _persist_resolution(engine, run_id, entity, merged, matches)
+    persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
     written = _apply_all(
         engine,
@@ -561,8 +519,14 @@ def _sync_entity(
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
     )
     checkpoint(engine, run_id, entity, mapped, matches, cursors, written)
-    merge_duplicates(engine, duplicates, run_id, entity=entity)
+    merge_in_tools(engine, duplicates, run_id, entity)
     return plan, duplicates
+
+
+@task(name="merge-duplicates", task_run_name="merge-duplicates-{entity}", cache_policy=NO_CACHE)
+def merge_in_tools(engine: Engine, duplicates: list[Duplicate], run_id: str, entity: str) -> None:
+    """Merge in-tool duplicates through the vendors' merge APIs (tools in ``vendor_merge``)."""
+    merge_duplicates(engine, duplicates, run_id, entity=entity)
 
 
 if __name__ == "__main__":

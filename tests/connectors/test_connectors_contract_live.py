@@ -34,7 +34,6 @@ from connectors.providers import providers
 from connectors.writer import WriteItem
 from flows.apply import apply_writes
 from flows.demo import sandbox_environment
-from flows.plan import PlannedWrite
 from mappings.spec import (
     FieldMap,
     from_unified,
@@ -43,6 +42,7 @@ from mappings.spec import (
     read_back,
 )
 from mappings.spec import Mapping as ToolMapping
+from reconcile.plan import PlannedWrite
 from sandbox.faults import Fault
 from sandbox.server import SandboxServer
 from state.db import engine_from_url, init_schema

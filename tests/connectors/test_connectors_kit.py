@@ -15,7 +15,11 @@ from sandbox.requestlog import TOOL_PREFIXES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = (
-    [p for d in ("flows", "state", "matching") for p in sorted((ROOT / d).rglob("*.py"))]
+    [
+        p
+        for d in ("flows", "state", "matching", "reconcile")
+        for p in sorted((ROOT / d).rglob("*.py"))
+    ]
     + sorted((ROOT / "mappings").glob("*.py"))
     + sorted((ROOT / "connectors").glob("*.py"))
 )
@@ -48,6 +52,16 @@ def test_no_tool_is_named_outside_its_folder(path: Path) -> None:
         }
     )
     assert not found, f"{path.relative_to(ROOT)} names a tool: {found}"
+
+
+FLOWS = sorted((ROOT / "flows").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_flows_open_no_database_session_by_hand(path: Path) -> None:
+    """Flows orchestrate: a transaction is ``state.db.session_scope`` (commit or roll back)."""
+    code = _without_comments(path.read_text(encoding="utf-8"))
+    assert "Session(" not in code, f"{path.relative_to(ROOT)} opens a Session by hand"
 
 
 def test_the_scan_sees_a_tool_name_in_code_but_not_in_a_comment() -> None:

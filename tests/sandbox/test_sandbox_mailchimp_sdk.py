@@ -10,6 +10,7 @@ from mailchimp_marketing.api_client import ApiClientError
 from sandbox_testkit import fresh
 
 from sandbox.credentials import SANDBOX_MAILCHIMP_KEY, SANDBOX_MAILCHIMP_LIST_ID
+from sandbox.mailchimp.merge_fields import MERGE_FIELDS
 from sandbox.mailchimp.store import subscriber_hash
 from sandbox.server import SandboxServer
 
@@ -142,3 +143,51 @@ def test_batch_list_members(client: mailchimp_marketing.Client) -> None:
     assert result["error_count"] == 1
     assert result["errors"][0]["email_address"] == "nobody@test.com"
     assert result["updated_members"][0]["status"] == "unsubscribed"
+
+
+def test_a_merge_field_created_by_api_is_listed_and_holds_typed_values(
+    client: mailchimp_marketing.Client,
+) -> None:
+    member = client.lists.add_list_member(
+        LIST, {"email_address": "grace@navy.mil", "status": "subscribed"}
+    )
+    created = client.lists.add_list_merge_field(
+        LIST, {"tag": "NPS", "name": "NPS score", "type": "number"}
+    )
+    assert (created["tag"], created["type"]) == ("NPS", "number")
+    assert created["merge_id"] == len(MERGE_FIELDS) + 1
+    listed = client.lists.get_list_merge_fields(LIST)
+    assert "NPS" in [f["tag"] for f in listed["merge_fields"]]
+    assert listed["total_items"] == len(listed["merge_fields"])
+    before = client.lists.get_list_member(LIST, member["id"])
+    assert before["merge_fields"]["NPS"] == ""
+    assert before["last_changed"] == member["last_changed"], "defining a field changes nobody"
+
+    updated = client.lists.update_list_member(
+        LIST, member["id"], {"merge_fields": {"NPS": "9", "NOSUCH": "x"}}
+    )
+    assert updated["merge_fields"]["NPS"] == 9
+    assert "NOSUCH" not in updated["merge_fields"], "unknown tags are ignored"
+
+    with pytest.raises(ApiClientError) as refused:
+        client.lists.update_list_member(LIST, member["id"], {"merge_fields": {"NPS": "nine"}})
+    assert refused.value.status_code == 400
+    assert _problem(refused.value)["errors"] == [
+        {"field": "NPS", "message": "Please enter a number"}
+    ]
+
+
+def test_a_merge_field_needs_a_name_a_known_type_and_a_free_tag(
+    client: mailchimp_marketing.Client,
+) -> None:
+    for body, status in (
+        ({"tag": "X", "type": "number"}, 400),
+        ({"tag": "X", "name": "X", "type": "money"}, 400),
+        ({"tag": "FNAME", "name": "First", "type": "text"}, 400),
+    ):
+        with pytest.raises(ApiClientError) as refused:
+            client.lists.add_list_merge_field(LIST, body)
+        assert refused.value.status_code == status
+        assert _problem(refused.value)["title"] == "Invalid Resource"
+    generated = client.lists.add_list_merge_field(LIST, {"name": "Plan", "type": "text"})
+    assert generated["tag"] == f"MMERGE{generated['merge_id']}"

@@ -14,7 +14,8 @@ import pytest
 import requests
 from sandbox_testkit import fresh
 from zenpy import Zenpy
-from zenpy.lib.api_objects import Organization, Ticket, User
+from zenpy.lib.api_objects import Organization, Ticket, User, UserField
+from zenpy.lib.exception import APIException
 
 from sandbox.credentials import (
     SANDBOX_ZENDESK_API_TOKEN,
@@ -70,3 +71,30 @@ def test_zenpy_tickets_and_organizations(zenpy_client: Zenpy) -> None:
     tickets = list(zenpy_client.tickets())
     assert [t.subject for t in tickets] == ["Engine jammed"]
     assert [o.name for o in zenpy_client.organizations()] == ["Analytical Engines"]
+
+
+def test_a_user_field_created_by_api_is_read_back_on_every_user(zenpy_client: Zenpy) -> None:
+    zenpy_client.user_fields.create(UserField(key="plan_tier", type="text", title="Plan"))
+    zenpy_client.user_fields.create(UserField(key="nps_score", type="decimal", title="NPS"))
+    assert sorted(f.key for f in zenpy_client.user_fields()) == ["nps_score", "plan_tier"]
+    user = zenpy_client.users.create(User(name="Ada Lovelace", email="ada@engine.io"))
+    assert user.user_fields == {"plan_tier": None, "nps_score": None}
+
+    user.user_fields = {"nps_score": "9.5", "not_defined": "x"}
+    updated = zenpy_client.users.update(user)
+    assert updated.user_fields == {"plan_tier": None, "nps_score": 9.5}
+    updated.user_fields = {"plan_tier": "Enterprise"}
+    again = zenpy_client.users.update(updated)
+    assert again.user_fields == {"plan_tier": "Enterprise", "nps_score": 9.5}, "keys merge"
+
+
+def test_a_user_field_value_of_the_wrong_type_is_refused(zenpy_client: Zenpy) -> None:
+    zenpy_client.user_fields.create(UserField(key="seats", type="integer", title="Seats"))
+    user = zenpy_client.users.create(User(name="Ada Lovelace", email="ada@engine.io"))
+    user.user_fields = {"seats": "many"}
+    with pytest.raises(APIException) as refused:
+        zenpy_client.users.update(user)
+    assert refused.value.response.status_code == 422
+    assert refused.value.response.json()["error"] == "RecordInvalid"
+    with pytest.raises(APIException):
+        zenpy_client.user_fields.create(UserField(key="seats", type="text", title="Again"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flows.plan import LinkView, build_plan
 from mappings.spec import load_mapping
+from reconcile.plan import LinkView, build_plan
 
 ZENDESK = load_mapping("zendesk", "person")
 GOLDEN = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flows.plan import LinkView, build_plan
 from mappings.spec import load_mapping
+from reconcile.plan import LinkView, build_plan
 
 HUBSPOT = load_mapping("hubspot")
 MAILCHIMP = load_mapping("mailchimp")
@@ -98,3 +98,9 @@ def test_the_plan_does_not_depend_on_input_order() -> None:
     assert build_plan(goldens, {}, [HUBSPOT, MAILCHIMP]) == build_plan(
         shuffled, {}, [HUBSPOT, MAILCHIMP]
     )
+
+
+def test_a_tool_whose_connector_never_creates_gets_updates_only() -> None:
+    golden = {"u1": {"email": "new@acme.io", "first_name": "Ada"}}
+    assert [w.op for w in build_plan(golden, {}, [HUBSPOT]).writes] == ["create"]
+    assert build_plan(golden, {}, [HUBSPOT], never_creates={"hubspot"}).writes == []

@@ -7,7 +7,7 @@ exactly these items.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -163,13 +163,16 @@ def build_plan(
     goldens: Mapping[str, Mapping[str, str | None]],
     links: Mapping[str, Iterable[LinkView]],
     mappings: Iterable[ToolMapping],
+    never_creates: Collection[str] = (),
 ) -> Plan:
     """Plan the writes that bring every tool in line with the given golden records.
 
     `goldens` holds the golden values of the records this run touched; `links` the tool records
     linked to each of them. A tool with no linked record gets a create (addressed by its natural
     key, so a rerun after a crash upserts instead of duplicating); a linked record whose known
-    values differ from the golden ones gets an update of just those fields.
+    values differ from the golden ones gets an update of just those fields. Tools in
+    `never_creates` (their connector cannot create records) and mappings with `creates: false`
+    get updates only.
     """
     plan = Plan()
     tool_mappings = list(mappings)
@@ -181,7 +184,7 @@ def build_plan(
             items: list[PlannedWrite | Skipped | None]
             if own:
                 items = [_update_for(mapping, unified_id, golden, view) for view in own]
-            elif mapping.creates:
+            elif mapping.creates and mapping.tool not in never_creates:
                 items = [_create_for(mapping, unified_id, golden)]
             else:
                 items = []
