@@ -22,7 +22,6 @@ from mappings.errors import MappingConfigError
 from mappings.model import ENTITIES, entity_fields
 
 __all__ = [
-    "CUSTOM_TYPES",
     "CustomField",
     "CustomFields",
     "custom_fields_in",
@@ -30,13 +29,7 @@ __all__ = [
 ]
 
 CustomType = Literal["text", "number", "boolean", "date"]
-CUSTOM_TYPES: dict[str, str] = {
-    "text": "text",
-    "number": "number",
-    "boolean": "boolean",
-    "date": "date",
-}
-"""Custom field type -> the transform a field of that type uses unless the line names one."""
+"""Each type is also the name of the transform a field of that type uses by default."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -61,7 +54,8 @@ class CustomField(BaseModel):
 
     @property
     def transform(self) -> str:
-        return CUSTOM_TYPES[self.type]
+        """The transform a line mapping this field uses unless it names one."""
+        return self.type
 
 
 CustomFields = dict[str, dict[str, CustomField]]

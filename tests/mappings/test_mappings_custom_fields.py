@@ -175,3 +175,11 @@ def test_a_field_with_rules_in_both_places_is_refused(
     (directory / "survivorship.yaml").write_text(yaml.safe_dump(rules))
     with pytest.raises(MappingConfigError, match="segment"):
         load_rules("person")
+
+
+def test_every_custom_type_names_a_transform() -> None:
+    from typing import get_args
+
+    from mappings.custom import CustomType
+
+    assert set(get_args(CustomType)) <= set(TRANSFORMS)
