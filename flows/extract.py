@@ -23,6 +23,7 @@ from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
 from mappings.spec import load_mappings, requested_fields
 from reconcile.mapped import Mapped, map_stream
+from reconcile.refs import RefIndex
 
 __all__ = ["Extracted", "extract_stream", "map_records"]
 
@@ -98,6 +99,7 @@ def map_records(
     mapping: ToolMapping,
     records: list[dict[str, Any]],
     known_hashes: Mapping[str, set[str]],
+    refs: RefIndex | None = None,
 ) -> Mapped:
     """Map raw records; drop those whose values revsync already knows (read or written)."""
-    return map_stream(mapping, records, known_hashes)
+    return map_stream(mapping, records, known_hashes, refs)

@@ -54,6 +54,7 @@ from reconcile.goldens import (
 from reconcile.mapped import Mapped
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
 from reconcile.plan import LinkView, Plan, build_plan
+from reconcile.refs import RefIndex, referenced_entities
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
 from state.dead_letters import add_dead_letter
@@ -130,6 +131,19 @@ def _golden_index(
     return index
 
 
+def _ref_index(engine: Engine, mappings: dict[str, ToolMapping]) -> RefIndex:
+    """The links of every entity these mappings refer to (a person's company), in their tools."""
+    rows: list[tuple[str, str, str, str]] = []
+    with session_scope(engine) as session:
+        for entity in sorted(referenced_entities(mappings.values())):
+            for tool in mappings:
+                rows += [
+                    (entity, tool, record_id, link.unified_id)
+                    for record_id, link in links_for_tool(session, tool, entity).items()
+                ]
+    return RefIndex.build(rows)
+
+
 def _golden_views(engine: Engine, entity: str, unified_ids: set[str]) -> dict[str, GoldenView]:
     with session_scope(engine) as session:
         rows = load_golden(session, entity, unified_ids)
@@ -170,9 +184,10 @@ def plan_writes(
     goldens: dict[str, GoldenView],
     links: dict[str, list[LinkView]],
     mappings: list[ToolMapping],
+    refs: RefIndex | None = None,
 ) -> Plan:
     never = {m.tool for m in mappings if capabilities(m.tool, m.entity).create == "never"}
-    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings, never)
+    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings, never, refs)
 
 
 @task(name="persist", task_run_name="persist-{entity}", cache_policy=NO_CACHE)
@@ -309,6 +324,7 @@ def _read_all(
     report: SyncReport,
     mode: SyncMode,
     progress: Span,
+    refs: RefIndex,
 ) -> _Reads:
     """Extract and map each tool's stream; a cursor is kept only for a read that ended well."""
     reads = _Reads()
@@ -326,7 +342,7 @@ def _read_all(
         counts.read = len(extracted.records)
         counts.read_error = extracted.error
         tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
-        m = map_records(tool, mapping, extracted.records, tool_hashes)
+        m = map_records(tool, mapping, extracted.records, tool_hashes, refs)
         reads.mapped[tool] = m
         reads.merges[tool] = vendor_merges(mapping, extracted.records)
         counts.invalid = len(m.invalid)
@@ -433,6 +449,7 @@ def _sync_entity(
     """One entity's run; its plan and its in-tool duplicates."""
     tools = list(mappings)
     known, hashes, version = _known_index(engine, entity, tools)
+    refs = _ref_index(engine, mappings)
     reads = _read_all(
         engine,
         run_id,
@@ -442,6 +459,7 @@ def _sync_entity(
         report,
         mode,
         progress.part(0.0, EXTRACT_SHARE / 100),
+        refs,
     )
     mapped, cursors = reads.mapped, reads.cursors
 
@@ -494,7 +512,7 @@ def _sync_entity(
         }
     links = _link_views(engine, planned_ids, fresh)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
-    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()))
+    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()), refs)
     duplicates = in_tool_duplicates(links, matches, entity)
     progress.at((EXTRACT_SHARE + 10) / 100)
     for tool in mappings:

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["COMPANY_FIELDS", "ENTITIES", "PERSON_FIELDS", "Company", "Person", "entity_fields"]
+__all__ = [
+    "COMPANY_FIELDS",
+    "ENTITIES",
+    "PERSON_FIELDS",
+    "REFERENCES",
+    "Company",
+    "Person",
+    "entity_fields",
+    "reference_target",
+]
 
 
 class Person(BaseModel):
@@ -26,6 +35,9 @@ class Person(BaseModel):
     lifecycle_stage: str | None = None
     city: str | None = None
     country: str | None = None
+    company_id: str | None = None
+    """The unified id of the golden company the person belongs to (a reference: each tool
+    holds its own record id of the company, see ``REFERENCES``)."""
 
 
 class Company(BaseModel):
@@ -51,6 +63,15 @@ COMPANY_FIELDS: tuple[str, ...] = tuple(Company.model_fields)
 # Entity name (as written in mapping files) -> model. Deal, Ticket, Call join here: a mapping
 # file names its entities and the loader checks their fields against this registry.
 ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company}
+
+REFERENCES: dict[tuple[str, str], str] = {("person", "company_id"): "company"}
+"""(entity, field) -> the entity the field points at. A tool maps it from and to its own
+record id of that entity; the golden record holds the golden id (``reconcile.refs``)."""
+
+
+def reference_target(entity: str, field: str) -> str | None:
+    """The entity ``entity.field`` points at, None for a plain value."""
+    return REFERENCES.get((entity, field))
 
 
 def entity_fields(entity: str) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from pydantic import (
 
 from mappings.custom import CustomField, CustomFields, custom_fields_in, declared_custom_fields
 from mappings.errors import MappingConfigError, MappingError, shorten
-from mappings.model import ENTITIES, entity_fields
+from mappings.model import ENTITIES, entity_fields, reference_target
 from mappings.transforms import TRANSFORMS, TransformContext
 
 __all__ = [
@@ -202,6 +202,8 @@ class Mapping(BaseModel):
                     f"field {f.unified!r}: unknown transform {f.transform!r}; "
                     f"known: {sorted(TRANSFORMS)}"
                 )
+            if reference_target(self.entity, f.unified) is not None:
+                self._check_ref(f)
             if f.transform == "picklist" and f.picklist not in self.picklists:
                 raise ValueError(f"field {f.unified!r}: picklist {f.picklist!r} is not declared")
             if f.reads:
@@ -232,6 +234,14 @@ class Mapping(BaseModel):
             if self.write_root and not c.tool.startswith(self.write_root + "."):
                 raise ValueError(f"constant {c.tool!r} is outside write_root {self.write_root!r}")
         return self
+
+    def _check_ref(self, f: FieldMap) -> None:
+        """A reference field carries the tool's own record id of the entity it points at."""
+        if f.transform not in ("text", "number") or f.identity:
+            raise ValueError(
+                f"field {f.unified!r} refers to a {reference_target(self.entity, f.unified)}: "
+                "it holds the tool's record id (transform text or number, not identity)"
+            )
 
     def _check_composites(self) -> None:
         """Fields sharing a composite tool field (first and last name into one ``name``) each
@@ -643,11 +653,13 @@ def read_back(m: Mapping, values: dict[str, Any]) -> dict[str, str | None]:
     """``values`` as the tool will report them once written: each written field sent out and
     read back in. Mostly the same values; they differ where the tool cannot hold the unified
     form exactly (first "Mary", last "Ann Smith" reads back from one ``name`` as "Mary Ann" /
-    "Smith"). Hash these, not ``values``, to recognize the echo of a write."""
-    payload = from_unified(m, values, create=True)
+    "Smith"). Hash these, not ``values``, to recognize the echo of a write. A reference holds
+    a golden id, which the tool holds as its own record id of it: it reads back unchanged."""
+    refs = {f.unified for f in m.fields if reference_target(m.entity, f.unified) is not None}
+    payload = from_unified(m, {k: v for k, v in values.items() if k not in refs}, create=True)
     raw = {m.write_root: payload} if m.write_root else payload
     read, _ = _read_fields(m, raw, None)
-    written = set(mapped_fields(m, "out"))
+    written = set(mapped_fields(m, "out")) - refs
     return {
         **values,
         **{name: value for name, value in read.items() if name in written},

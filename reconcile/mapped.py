@@ -11,6 +11,7 @@ from mappings.errors import MappingError
 from mappings.hashing import values_hash
 from mappings.spec import MappedRecord, is_included, mapped_fields, to_unified
 from mappings.spec import Mapping as ToolMapping
+from reconcile.refs import RefIndex, reference_fields, to_golden
 
 __all__ = ["Invalid", "Mapped", "link_hash", "map_stream"]
 
@@ -45,9 +46,16 @@ def map_stream(
     mapping: ToolMapping,
     records: Iterable[dict[str, Any]],
     known_hashes: Mapping[str, set[str]],
+    refs: RefIndex | None = None,
 ) -> Mapped:
-    """Map raw records; drop those whose values revsync already knows (read or written)."""
+    """Map raw records; drop those whose values revsync already knows (read or written).
+
+    References (a person's company) are turned into golden ids with ``refs`` before hashing,
+    so what is compared and stored is what the golden record holds.
+    """
     out = Mapped()
+    refers = bool(reference_fields(mapping))
+    refs = refs or RefIndex()
     latest: dict[str, MappedRecord] = {}
     for raw in records:
         if not is_included(mapping, raw):
@@ -65,6 +73,8 @@ def map_stream(
                 )
             )
             continue
+        if refers:
+            mapped = mapped.model_copy(update={"values": to_golden(mapping, mapped.values, refs)})
         previous = latest.get(mapped.record_id)
         # Re-windowed pages can emit a record twice: keep the newest image.
         if previous is None or mapped.updated_at >= previous.updated_at:

@@ -21,6 +21,7 @@ from mappings.spec import (
     written_together,
 )
 from mappings.spec import Mapping as ToolMapping
+from reconcile.refs import RefIndex, reference_fields, to_tool
 
 __all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
 
@@ -72,8 +73,31 @@ def _empty(value: str | None) -> bool:
     return value is None or value == ""
 
 
+def _reachable(
+    mapping: ToolMapping, golden: Mapping[str, str | None], refs: RefIndex
+) -> Mapping[str, str | None]:
+    """``golden`` without the references ``mapping``'s tool holds no record for: a write must
+    never point at a record that does not exist (it comes once the tool has one)."""
+    refers = reference_fields(mapping)
+    if not refers:
+        return golden
+    local = to_tool(mapping, golden, refs)
+    return {f: (None if f in refers and local.get(f) is None else v) for f, v in golden.items()}
+
+
+def _payload(
+    mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex, *, create: bool
+) -> dict[str, Any]:
+    """The tool-shaped payload of golden ``values``: references as the tool's record ids."""
+    return from_unified(mapping, to_tool(mapping, values, refs), create=create)
+
+
 def _update_for(
-    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None], link: LinkView
+    mapping: ToolMapping,
+    unified_id: str,
+    golden: Mapping[str, str | None],
+    link: LinkView,
+    refs: RefIndex,
 ) -> PlannedWrite | Skipped | None:
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
@@ -109,7 +133,7 @@ def _update_for(
     values = {f: c.new for f, c in changes.items()}
     for field in written_together(mapping, values):  # the other parts of a composed tool field
         values[field] = golden.get(field)
-    payload = from_unified(mapping, values, create=False)
+    payload = _payload(mapping, values, refs, create=False)
     return PlannedWrite(
         tool=mapping.tool,
         entity=mapping.entity,
@@ -123,7 +147,7 @@ def _update_for(
 
 
 def _create_for(
-    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None]
+    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None], refs: RefIndex
 ) -> PlannedWrite | Skipped:
     key = unified_id if mapping.natural_key == UNIFIED_ID_KEY else golden.get(mapping.natural_key)
     if _empty(key):
@@ -143,7 +167,7 @@ def _create_for(
         natural_key=str(key),
         changes={f: FieldChange(old=None, new=v) for f, v in sorted(values.items())},
         payload=_merge_payload(
-            from_unified(mapping, values, create=True), external_id_payload(mapping, unified_id)
+            _payload(mapping, values, refs, create=True), external_id_payload(mapping, unified_id)
         ),
     )
 
@@ -164,6 +188,7 @@ def build_plan(
     links: Mapping[str, Iterable[LinkView]],
     mappings: Iterable[ToolMapping],
     never_creates: Collection[str] = (),
+    refs: RefIndex | None = None,
 ) -> Plan:
     """Plan the writes that bring every tool in line with the given golden records.
 
@@ -172,20 +197,22 @@ def build_plan(
     key, so a rerun after a crash upserts instead of duplicating); a linked record whose known
     values differ from the golden ones gets an update of just those fields. Tools in
     `never_creates` (their connector cannot create records) and mappings with `creates: false`
-    get updates only.
+    get updates only. ``refs`` turns references (a person's company) into each tool's own
+    record ids; one the tool holds no record for is left out of its writes.
     """
     plan = Plan()
+    refs = refs or RefIndex()
     tool_mappings = list(mappings)
     for unified_id in sorted(goldens):
-        golden = goldens[unified_id]
         linked = list(links.get(unified_id, ()))
         for mapping in tool_mappings:
+            golden = _reachable(mapping, goldens[unified_id], refs)
             own = sorted((v for v in linked if v.tool == mapping.tool), key=lambda v: v.record_id)
             items: list[PlannedWrite | Skipped | None]
             if own:
-                items = [_update_for(mapping, unified_id, golden, view) for view in own]
+                items = [_update_for(mapping, unified_id, golden, view, refs) for view in own]
             elif mapping.creates and mapping.tool not in never_creates:
-                items = [_create_for(mapping, unified_id, golden)]
+                items = [_create_for(mapping, unified_id, golden, refs)]
             else:
                 items = []
             for item in items:

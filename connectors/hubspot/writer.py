@@ -45,6 +45,10 @@ class _ObjectType:
     """The unique property creates upsert on (``WriteItem.key`` is its value)."""
     case_blind: bool = False
     """HubSpot compares the key without case (emails)."""
+    primary_links: tuple[tuple[str, str, int], ...] = ()
+    """(read-only property, object type, Primary association type id): properties HubSpot
+    derives from the record's primary association (a contact's ``associatedcompanyid``),
+    written by associating, not as properties."""
 
     @property
     def hints(self) -> dict[int, str]:
@@ -59,7 +63,11 @@ class _ObjectType:
 
 UNIFIED_ID_PROPERTY = "revsync_unified_id"
 """The custom unique property revsync writes unified ids to (see README: create it once)."""
-_CONTACTS = _ObjectType("contacts", "email", case_blind=True)
+_CONTACTS = _ObjectType(
+    "contacts", "email", case_blind=True, primary_links=(("associatedcompanyid", "companies", 1),)
+)
+ASSOCIATION_BATCH = 100
+"""Inputs per v4 associations batch call revsync sends."""
 _COMPANIES = _ObjectType("companies", UNIFIED_ID_PROPERTY)
 _ENTITY_OBJECTS = {
     "person": _CONTACTS,
@@ -86,6 +94,7 @@ class HubSpotWriter(HttpWriter):
         """``person`` (contacts, keyed by email) or ``company`` (companies, keyed by the unified
         id in ``revsync_unified_id``); linked items are updated by id."""
         object_type = _object_type(entity)
+        items, links = _split_links(object_type, items)
         outcomes: dict[int, WriteOutcome] = {}
         updates = [(i, item) for i, item in enumerate(items) if item.record_id]
         upserts: list[tuple[int, WriteItem]] = []
@@ -100,7 +109,58 @@ class HubSpotWriter(HttpWriter):
         for op, indexed in (("update", updates), ("upsert", upserts)):
             for start in range(0, len(indexed), self._batch_size):
                 self._write(object_type, op, indexed[start : start + self._batch_size], outcomes)
+        for (to_type, type_id), wanted in links.items():
+            self._associate(object_type, to_type, type_id, wanted, outcomes)
         return [outcomes[i] for i in range(len(items))]
+
+    def _associate(
+        self,
+        object_type: _ObjectType,
+        to_type: str,
+        type_id: int,
+        wanted: dict[int, str],
+        outcomes: dict[int, WriteOutcome],
+    ) -> None:
+        """Make each written record's primary ``to_type`` the one asked for (v4 batch/create
+        with the Primary type: HubSpot moves the primary, the old one stays associated)."""
+        pairs = [
+            (i, str(outcomes[i].record_id), to_id)
+            for i, to_id in sorted(wanted.items())
+            if outcomes[i].ok and outcomes[i].record_id
+        ]
+        path = f"/crm/v4/associations/{object_type.name}/{to_type}/batch/create"
+        for start in range(0, len(pairs), ASSOCIATION_BATCH):
+            chunk = pairs[start : start + ASSOCIATION_BATCH]
+            inputs = [
+                {
+                    "from": {"id": from_id},
+                    "to": {"id": to_id},
+                    "types": [
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+                    ],
+                }
+                for _, from_id, to_id in chunk
+            ]
+            response = send_json(self._client, "POST", path, {"inputs": inputs}, tool=self.tool)
+            if response.status_code not in (200, 201, 207):
+                if classify_response(response, self._provider.errors) is not ErrorClass.SKIP:
+                    raise write_failed(
+                        response, tool=self.tool, hints=object_type.hints, secrets=self._secrets
+                    )
+                reason = scrub(vendor_message(response, rules=self._provider.errors), self._secrets)
+                refused = {from_id: reason for _, from_id, _ in chunk}
+            else:
+                refused = _refused_links(response.json())
+            for i, from_id, to_id in chunk:
+                if from_id in refused:
+                    done = outcomes[i]
+                    outcomes[i] = WriteOutcome(
+                        done.key,
+                        ok=False,
+                        record_id=done.record_id,
+                        error=f"written, but not associated with {to_type} {to_id}: "
+                        f"{refused[from_id]}",
+                    )
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> dict[str, Any]:
         """Merge ``merged_id`` into ``primary_id``; returns the surviving contact."""
@@ -166,6 +226,38 @@ class HubSpotWriter(HttpWriter):
             status=response.status_code,
             error_class=ErrorClass.FATAL,
         )
+
+
+def _split_links(
+    object_type: _ObjectType, items: list[WriteItem]
+) -> tuple[list[WriteItem], dict[tuple[str, int], dict[int, str]]]:
+    """Items without the association-derived properties, and per (object type, Primary type
+    id) the target id each item asks for."""
+    if not object_type.primary_links:
+        return items, {}
+    links: dict[tuple[str, int], dict[int, str]] = {}
+    out: list[WriteItem] = []
+    for i, item in enumerate(items):
+        properties = dict(item.properties)
+        for name, to_type, type_id in object_type.primary_links:
+            target = properties.pop(name, None)
+            if target not in (None, ""):
+                links.setdefault((to_type, type_id), {})[i] = str(target)
+        out.append(WriteItem(key=item.key, record_id=item.record_id, properties=properties))
+    return out, links
+
+
+def _refused_links(body: dict[str, Any]) -> dict[str, str]:
+    """From-object id -> HubSpot's reason, for the inputs of a 207 association answer that
+    failed (the ids are in each error's ``context``)."""
+    out: dict[str, str] = {}
+    for error in body.get("errors") or []:
+        message = f"{error.get('category', 'ERROR')}: {error.get('message', 'rejected')}"
+        context = error.get("context") if isinstance(error.get("context"), dict) else {}
+        for values in context.values():
+            for value in values if isinstance(values, list) else [values]:
+                out[str(value)] = message
+    return out
 
 
 def _key_property_missing(response: httpx.Response, object_type: _ObjectType) -> bool:

@@ -97,6 +97,7 @@ def test_user_maps_to_a_person() -> None:
         "first_name": "Mary Ann",
         "last_name": "Smith",
         "phone": "+14155550100",
+        "company_id": None,
     }
     assert record.external_id == "u-123"
     assert not record.gone
@@ -188,7 +189,13 @@ def test_an_update_of_one_name_part_must_carry_the_other() -> None:
     ],
 )
 def test_round_trip_holds_when_the_last_name_is_one_word(first: str, last: str | None) -> None:
-    values = {"email": "x@acme.io", "first_name": first, "last_name": last, "phone": None}
+    values = {
+        "email": "x@acme.io",
+        "first_name": first,
+        "last_name": last,
+        "phone": None,
+        "company_id": None,
+    }
     raw = {**from_unified(PERSON, values, create=True), "id": 1, "updated_at": STAMP}
     assert to_unified(PERSON, raw).values == values
     assert read_back(PERSON, values) == values

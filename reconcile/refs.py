@@ -1,0 +1,82 @@
+"""References between entities (a person's company) carried through the hub.
+
+Each tool holds its own record id of the referenced entity (HubSpot's company id, Salesforce's
+``AccountId``, Zendesk's ``organization_id``); the unified model holds the golden id. Reads turn
+a tool's id into the golden id of the record it is linked to; writes turn the golden id into the
+record id the destination tool holds for that golden, and drop the reference when that tool
+holds none, so a write never points at a record that does not exist. Entities sync in reference
+order (companies before people), so the links a run needs are there when it needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from mappings.model import reference_target
+from mappings.spec import Mapping as ToolMapping
+
+__all__ = ["RefIndex", "reference_fields", "referenced_entities", "to_golden", "to_tool"]
+
+
+def reference_fields(mapping: ToolMapping) -> dict[str, str]:
+    """Unified field -> the entity it points at, for the fields ``mapping`` maps."""
+    out: dict[str, str] = {}
+    for f in mapping.fields:
+        target = reference_target(mapping.entity, f.unified)
+        if target is not None:
+            out[f.unified] = target
+    return out
+
+
+def referenced_entities(mappings: Iterable[ToolMapping]) -> set[str]:
+    """The entities the given mappings point at (whose links a run must load)."""
+    return {target for m in mappings for target in reference_fields(m).values()}
+
+
+@dataclass(frozen=True)
+class RefIndex:
+    """Links of the referenced entities, both ways: tool record id <-> golden id."""
+
+    golden_of: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    """(entity, tool, record id) -> golden id."""
+    record_of: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    """(entity, tool, golden id) -> the tool's record id (the smallest, when it holds several)."""
+
+    @classmethod
+    def build(cls, links: Iterable[tuple[str, str, str, str]]) -> RefIndex:
+        """From ``(entity, tool, record id, golden id)`` rows."""
+        golden_of: dict[tuple[str, str, str], str] = {}
+        record_of: dict[tuple[str, str, str], str] = {}
+        for entity, tool, record_id, unified_id in sorted(links):
+            golden_of[(entity, tool, record_id)] = unified_id
+            record_of.setdefault((entity, tool, unified_id), record_id)
+        return cls(golden_of=golden_of, record_of=record_of)
+
+
+def _translate(
+    mapping: ToolMapping,
+    values: Mapping[str, str | None],
+    table: Mapping[tuple[str, str, str], str],
+) -> dict[str, str | None]:
+    out = dict(values)
+    for name, entity in reference_fields(mapping).items():
+        value = out.get(name)
+        if value is not None:
+            out[name] = table.get((entity, mapping.tool, value))
+    return out
+
+
+def to_golden(
+    mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex
+) -> dict[str, str | None]:
+    """A record's values as read, its references turned into golden ids (None: not linked)."""
+    return _translate(mapping, values, refs.golden_of)
+
+
+def to_tool(
+    mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex
+) -> dict[str, str | None]:
+    """Golden values as ``mapping``'s tool holds them: references turned into its record ids,
+    None where the tool holds no record of the referenced golden."""
+    return _translate(mapping, values, refs.record_of)
