@@ -3,14 +3,24 @@
 Links are stored once per direction so both ``GET /crm/v4/objects/deals/{id}/associations/
 contacts`` and the reverse are O(links). Each direction has HubSpot's own HUBSPOT_DEFINED
 association type id; the first company of a deal or contact is its *primary* company and
-carries the extra "Primary" type, as in HubSpot. Callers hold `SandboxState.lock`.
+carries the extra "Primary" type, as in HubSpot, in both directions: the company → contact
+link carries "Primary" (type 2) when that company is the contact's first one. Associating
+with a Primary type moves the company to the front (the previous primary stays associated,
+unlabelled); removing the primary makes the next company primary. Callers hold
+`SandboxState.lock`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ASSOCIATION_TYPES", "PRIMARY_TYPES", "HubSpotAssociations", "association_pair"]
+__all__ = [
+    "ASSOCIATION_TYPES",
+    "PRIMARY_OWNERS",
+    "PRIMARY_TYPES",
+    "HubSpotAssociations",
+    "association_pair",
+]
 
 ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 279,
@@ -29,6 +39,8 @@ PRIMARY_TYPES: dict[tuple[str, str], int] = {
     ("companies", "deals"): 6,
 }
 """The "Primary" type id of directions that have one (the first company is primary)."""
+PRIMARY_OWNERS = ("contacts", "deals")
+"""Object types that have a primary company (the first of their companies)."""
 
 _BY_TYPE_ID = {
     type_id: pair for table in (ASSOCIATION_TYPES, PRIMARY_TYPES) for pair, type_id in table.items()
@@ -50,14 +62,40 @@ class HubSpotAssociations:
     def clear(self) -> None:
         self._links.clear()
 
-    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int) -> bool:
-        """Link two objects (idempotent); False when they already were."""
+    def associate(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, *, primary: bool = False
+    ) -> bool:
+        """Link two objects (idempotent); False when they already were. With `primary` (a
+        direction that has a Primary type), the company becomes the owner's primary."""
         forward = self._links.setdefault((from_type, from_id), {}).setdefault(to_type, [])
-        if to_id in forward:
-            return False
-        forward.append(to_id)
-        self._links.setdefault((to_type, to_id), {}).setdefault(from_type, []).append(from_id)
-        return True
+        created = to_id not in forward
+        if created:
+            forward.append(to_id)
+            self._links.setdefault((to_type, to_id), {}).setdefault(from_type, []).append(from_id)
+        if primary:
+            owner = _owner(from_type, from_id, to_type, to_id)
+            if owner is not None:
+                companies = self._links[(owner[0], owner[1])]["companies"]
+                companies.remove(owner[2])
+                companies.insert(0, owner[2])
+        return created
+
+    def primary(self, owner_type: str, owner_id: int) -> int | None:
+        """The primary company of a contact or deal (its first company), None without one."""
+        if owner_type not in PRIMARY_OWNERS:
+            return None
+        companies = self._links.get((owner_type, owner_id), {}).get("companies")
+        return companies[0] if companies else None
+
+    def owners_of(self, object_type: str, object_id: int) -> list[tuple[str, int]]:
+        """The (type, id) whose primary company a change to this object's links may change:
+        the object itself (a contact or deal), or every contact and deal of a company."""
+        if object_type in PRIMARY_OWNERS:
+            return [(object_type, object_id)]
+        if object_type != "companies":
+            return []
+        links = self._links.get((object_type, object_id), {})
+        return [(t, i) for t in PRIMARY_OWNERS for i in links.get(t, ())]
 
     def targets(self, from_type: str, from_id: int, to_type: str) -> list[int]:
         return list(self._links.get((from_type, from_id), {}).get(to_type, ()))
@@ -113,6 +151,14 @@ class HubSpotAssociations:
         return out
 
     def _is_primary(self, from_type: str, from_id: int, to_type: str, to_id: int) -> bool:
-        return (from_type, to_type) in PRIMARY_TYPES and self.targets(from_type, from_id, to_type)[
-            :1
-        ] == [to_id]
+        owner = _owner(from_type, from_id, to_type, to_id)
+        return owner is not None and self.primary(owner[0], owner[1]) == owner[2]
+
+
+def _owner(from_type: str, from_id: int, to_type: str, to_id: int) -> tuple[str, int, int] | None:
+    """(owner type, owner id, company id) of a link in a direction that has a Primary type."""
+    if (from_type, to_type) not in PRIMARY_TYPES:
+        return None
+    if to_type == "companies":
+        return from_type, from_id, to_id
+    return to_type, to_id, from_id

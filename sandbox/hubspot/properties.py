@@ -27,6 +27,7 @@ FIELD_TYPES = (
 _UNIQUE_TYPES = ("string", "number")
 _BUILTIN_UNIQUE = frozenset({"email"})
 """Unique properties HubSpot itself defines; any other unique one is the account's own."""
+_LABELS = {"associatedcompanyid": "Primary Associated Company ID"}
 
 
 class PropertyError(Exception):
@@ -137,10 +138,10 @@ class PropertySchema:
 
     def _builtin(self, name: str) -> dict[str, Any]:
         kind = self.kind
-        if name in kind.date_properties or name in kind.readonly - {"hs_object_id"}:
-            ptype, field = "datetime", "date"
-        elif name in kind.number_properties or name == "hs_object_id":
+        if name in kind.number_properties or name == "hs_object_id":
             ptype, field = "number", "number"
+        elif name in kind.date_properties or name in kind.readonly:
+            ptype, field = "datetime", "date"
         elif name in kind.enumerations:
             ptype, field = "enumeration", "select"
         else:
@@ -149,7 +150,7 @@ class PropertySchema:
             ptype, field = "enumeration", "checkbox"
         out = _definition(
             name,
-            {"label": name, "type": ptype, "fieldType": field},
+            {"label": _LABELS.get(name, name), "type": ptype, "fieldType": field},
             group=self.group,
             unique=name in _BUILTIN_UNIQUE,
             now_ms=0,

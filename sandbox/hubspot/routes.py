@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN, SANDBOX_HUBSPOT_TOKEN
 from sandbox.faults import partial_batch_every
 from sandbox.gate import Gate, guard, json_body
-from sandbox.hubspot.associations import association_pair
+from sandbox.hubspot.associations import ASSOCIATION_TYPES, PRIMARY_TYPES, association_pair
 from sandbox.hubspot.properties import PropertyError
 from sandbox.hubspot.search import run_search
 from sandbox.hubspot.store import OBJECT_TYPE_IDS, HubSpotError, HubSpotObjects
@@ -30,13 +30,22 @@ from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.timefmt import iso_ms_z
 
-__all__ = ["BATCH_MAX", "LIST_MAX", "hubspot_app", "hubspot_error_renderer"]
+__all__ = [
+    "ASSOCIATIONS_BATCH_MAX",
+    "BATCH_MAX",
+    "LIST_MAX",
+    "hubspot_app",
+    "hubspot_error_renderer",
+]
 
 logger = logging.getLogger(__name__)
 
 BATCH_MAX = 100
 LIST_MAX = 100
 ASSOCIATIONS_MAX = 500
+ASSOCIATIONS_BATCH_MAX = 1_000
+"""Inputs per associations v4 batch call: HubSpot's batch/read cap (1,000 since 2025-02-10),
+applied to batch/create and batch/associate/default too."""
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
@@ -90,6 +99,24 @@ def _error_response(err: HubSpotError | PropertyError) -> JSONResponse:
     )
 
 
+def _item_error(err: HubSpotError, trace: Any = None) -> dict[str, Any]:
+    """One ``errors[]`` entry of a 207 (``StandardError``)."""
+    error: dict[str, Any] = {
+        "status": "error",
+        "category": err.category,
+        "message": err.message,
+        "context": err.context,
+        "errors": [],
+        "links": {},
+    }
+    if trace:
+        error["objectWriteTraceId"] = trace
+    return error
+
+
+_TYPE_IDS = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
+
+
 def _rate_headers(decision: LimitDecision) -> list[tuple[bytes, bytes]]:
     return [
         (b"x-hubspot-ratelimit-max", str(decision.max).encode()),
@@ -108,7 +135,10 @@ def _writes(scope: Scope) -> bool:
 
 def _missing_scopes_body(path: str) -> dict[str, Any]:
     area = "schemas" if "/properties/" in path else "objects"
-    object_type = path.split(f"/{'properties' if area == 'schemas' else 'objects'}/", 1)[-1]
+    marker = "properties" if area == "schemas" else "objects"
+    if "/v4/associations/" in path:
+        marker = "associations"
+    object_type = path.split(f"/{marker}/", 1)[-1]
     object_type = _type_name(object_type.split("/", 1)[0] or "contacts")
     body = _error_body(
         "MISSING_SCOPES",
@@ -231,19 +261,18 @@ class _HubSpotRoutes:
             out["associations"] = found
         return out
 
-    def _link_inputs(
-        self, objects: HubSpotObjects, raw: Any
-    ) -> list[tuple[str, HubSpotObjects, int]]:
-        """Validate a create's ``associations`` array: (to type, its objects, to id)."""
+    def _link_inputs(self, objects: HubSpotObjects, raw: Any) -> list[tuple[str, int, bool]]:
+        """Validate a create's ``associations`` array: (to type, to id, Primary type?)."""
         if raw is None:
             return []
         if not isinstance(raw, list):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: associations")
-        out: list[tuple[str, HubSpotObjects, int]] = []
+        out: list[tuple[str, int, bool]] = []
         for item in raw:
             to_id = str(((item or {}).get("to") or {}).get("id", ""))
             for spec in (item or {}).get("types") or []:
-                pair = association_pair(int(spec.get("associationTypeId") or 0))
+                type_id = int(spec.get("associationTypeId") or 0)
+                pair = association_pair(type_id)
                 if pair is None or pair[0] != objects.kind.name:
                     raise HubSpotError(
                         400,
@@ -260,8 +289,17 @@ class _HubSpotRoutes:
                         f"One or more associated objects were not found: {pair[1]} {to_id}",
                         context={"id": [to_id]},
                     )
-                out.append((pair[1], target, rec.id))
+                out.append((pair[1], rec.id, PRIMARY_TYPES.get(pair) == type_id))
         return out
+
+    def _link_created(
+        self, objects: HubSpotObjects, rec_id: int, links: list[tuple[str, int, bool]]
+    ) -> None:
+        now = self.state.now_ms()
+        for to_type, to_id, primary in links:
+            self.state.hubspot.associate(
+                objects.kind.name, rec_id, to_type, to_id, now, primary=primary
+            )
 
     def _not_found(self, objects: HubSpotObjects, ref: str) -> HubSpotError:
         return HubSpotError(
@@ -327,8 +365,7 @@ class _HubSpotRoutes:
         with self.state.lock:
             links = self._link_inputs(objects, body.get("associations"))
             rec = objects.create(body["properties"], self.state.now_ms())
-            for to_type, _target, to_id in links:
-                self.state.hubspot.associations.associate(objects.kind.name, rec.id, to_type, to_id)
+            self._link_created(objects, rec.id, links)
             return JSONResponse(objects.to_json(rec, _written(objects, body["properties"])), 201)
 
     async def update(self, request: Request) -> Response:
@@ -459,7 +496,9 @@ class _HubSpotRoutes:
         with self.state.lock:
             objects, from_id, target, to_id = self._pair(request)
             links = self.state.hubspot.associations
-            links.associate(objects.kind.name, from_id, target.kind.name, to_id)
+            self.state.hubspot.associate(
+                objects.kind.name, from_id, target.kind.name, to_id, self.state.now_ms()
+            )
             types = links.types(objects.kind.name, from_id, target.kind.name, to_id)
         results = [
             {
@@ -484,10 +523,185 @@ class _HubSpotRoutes:
     async def dissociate(self, request: Request) -> Response:
         with self.state.lock:
             objects, from_id, target, to_id = self._pair(request)
-            self.state.hubspot.associations.dissociate(
-                objects.kind.name, from_id, target.kind.name, to_id
+            self.state.hubspot.dissociate(
+                objects.kind.name, from_id, target.kind.name, to_id, self.state.now_ms()
             )
         return Response(status_code=204)
+
+    # -- associations v4 batch ------------------------------------------------------------
+
+    async def associations_batch(self, request: Request) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/{create|associate/default|read}``.
+
+        Items whose from or to object does not exist (or whose type is not one of the
+        direction's HUBSPOT_DEFINED ids) go into ``errors[]`` with a 207, the rest are applied.
+        ``associate/default`` answers as the v4 spec and the official client expect it
+        (200, ``BatchResponsePublicDefaultAssociation``: from, to, associationSpec per type, as
+        the single ``PUT .../associations/default/...`` does), not in batch/create's
+        ``LabelsBetweenObjectPair`` shape. batch/read answers an existing object without links
+        with ``to: []``.
+        """
+        action = request.path_params["action"]
+        handler: Callable[[HubSpotObjects, HubSpotObjects, dict[str, Any]], dict[str, Any]]
+        found = {
+            "create": (self._assoc_create, 201),
+            "associate/default": (self._assoc_default, 200),
+            "read": (self._assoc_read, 200),
+        }.get(action)
+        if found is None:
+            return JSONResponse(_error_body("OBJECT_NOT_FOUND", "resource not found"), 404)
+        handler, ok = found
+        from_objects = self.objects(request, "from_object_type")
+        to_objects = self.objects(request, "to_object_type")
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+            raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: inputs is required")
+        inputs: list[Any] = body["inputs"]
+        if len(inputs) > ASSOCIATIONS_BATCH_MAX:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"Batch input exceeds the limit of {ASSOCIATIONS_BATCH_MAX} inputs "
+                f"(got {len(inputs)}).",
+                context={"inputs": [str(len(inputs))]},
+            )
+        every = partial_batch_every(request.scope)
+        started = iso_ms_z(self.state.now_ms())
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.state.lock:
+            for position, item in enumerate(inputs, start=1):
+                try:
+                    if every and position % every == 0:
+                        raise HubSpotError(
+                            500,
+                            "INTERNAL_ERROR",
+                            "Injected partial batch failure (sandbox fault)",
+                            context={"position": [str(position)]},
+                        )
+                    if not isinstance(item, dict):
+                        raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: input")
+                    out = handler(from_objects, to_objects, item)
+                    results.extend(out["results"])
+                except HubSpotError as err:
+                    errors.append(_item_error(err))
+        out_body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms_z(self.state.now_ms()),
+        }
+        if errors:
+            out_body["errors"] = errors
+            out_body["numErrors"] = len(errors)
+            return JSONResponse(out_body, 207)
+        return JSONResponse(out_body, ok)
+
+    def _assoc_ref(self, objects: HubSpotObjects, raw: Any, side: str) -> int:
+        """The id of an item's ``from`` / ``to`` object, an item error when it does not exist."""
+        ref = str(raw.get("id", "")) if isinstance(raw, dict) else ""
+        rec = objects.resolve(ref) if ref else None
+        if rec is None:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"No {objects.kind.name} with id {ref or '(none)'} exist ({side} object).",
+                context={f"{side}ObjectId": [ref]},
+            )
+        return rec.id
+
+    def _assoc_ids(
+        self, from_objects: HubSpotObjects, to_objects: HubSpotObjects, item: dict[str, Any]
+    ) -> tuple[int, int]:
+        return (
+            self._assoc_ref(from_objects, item.get("from"), "from"),
+            self._assoc_ref(to_objects, item.get("to"), "to"),
+        )
+
+    def _assoc_create(
+        self, from_objects: HubSpotObjects, to_objects: HubSpotObjects, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        pair = (from_objects.kind.name, to_objects.kind.name)
+        allowed = {t for t in (ASSOCIATION_TYPES.get(pair), PRIMARY_TYPES.get(pair)) if t}
+        specs = item.get("types")
+        if not isinstance(specs, list) or not specs:
+            raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: types is required")
+        primary = False
+        for spec in specs:
+            spec = spec if isinstance(spec, dict) else {}
+            category, type_id = spec.get("associationCategory"), spec.get("associationTypeId")
+            if category != "HUBSPOT_DEFINED" or type_id not in allowed:
+                raise HubSpotError(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"{category} {type_id} is not a valid association type between "
+                    f"{pair[0]} and {pair[1]}",
+                    context={"associationTypeId": [str(type_id)]},
+                )
+            primary = primary or type_id == PRIMARY_TYPES.get(pair)
+        from_id, to_id = self._assoc_ids(from_objects, to_objects, item)
+        hub = self.state.hubspot
+        hub.associate(pair[0], from_id, pair[1], to_id, self.state.now_ms(), primary=primary)
+        types = hub.associations.types(pair[0], from_id, pair[1], to_id)
+        return {
+            "results": [
+                {
+                    "fromObjectTypeId": _TYPE_IDS[pair[0]],
+                    "fromObjectId": from_id,
+                    "toObjectTypeId": _TYPE_IDS[pair[1]],
+                    "toObjectId": to_id,
+                    "labels": [t["label"] for t in types if t["label"]],
+                }
+            ]
+        }
+
+    def _assoc_default(
+        self, from_objects: HubSpotObjects, to_objects: HubSpotObjects, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        pair = (from_objects.kind.name, to_objects.kind.name)
+        if pair not in ASSOCIATION_TYPES:
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"There is no default association type between {pair[0]} and {pair[1]}",
+            )
+        from_id, to_id = self._assoc_ids(from_objects, to_objects, item)
+        hub = self.state.hubspot
+        hub.associate(pair[0], from_id, pair[1], to_id, self.state.now_ms())
+        return {
+            "results": [
+                {
+                    "from": {"id": str(from_id)},
+                    "to": {"id": str(to_id)},
+                    "associationSpec": {
+                        "associationCategory": t["category"],
+                        "associationTypeId": t["typeId"],
+                    },
+                }
+                for t in hub.associations.types(pair[0], from_id, pair[1], to_id)
+            ]
+        }
+
+    def _assoc_read(
+        self, from_objects: HubSpotObjects, to_objects: HubSpotObjects, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        from_id = self._assoc_ref(from_objects, item, "from")
+        links = self.state.hubspot.associations
+        pair = (from_objects.kind.name, to_objects.kind.name)
+        return {
+            "results": [
+                {
+                    "from": {"id": str(from_id)},
+                    "to": [
+                        {
+                            "toObjectId": to_id,
+                            "associationTypes": links.types(pair[0], from_id, pair[1], to_id),
+                        }
+                        for to_id in links.targets(pair[0], from_id, pair[1])
+                    ],
+                }
+            ]
+        }
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -537,17 +751,7 @@ class _HubSpotRoutes:
                             out["objectWriteTraceId"] = trace
                         results.append(out)
                 except HubSpotError as err:
-                    error: dict[str, Any] = {
-                        "status": "error",
-                        "category": err.category,
-                        "message": err.message,
-                        "context": err.context,
-                        "errors": [],
-                        "links": {},
-                    }
-                    if trace:
-                        error["objectWriteTraceId"] = trace
-                    errors.append(error)
+                    errors.append(_item_error(err, trace))
         if action == "archive":
             return Response(status_code=204)
         out_body: dict[str, Any] = {
@@ -634,8 +838,7 @@ class _HubSpotRoutes:
         props = _properties_of(item)
         links = self._link_inputs(objects, item.get("associations"))
         rec = objects.create(props, self.state.now_ms())
-        for to_type, _target, to_id in links:
-            self.state.hubspot.associations.associate(objects.kind.name, rec.id, to_type, to_id)
+        self._link_created(objects, rec.id, links)
         return objects.to_json(rec, _written(objects, props))
 
     def _batch_update(
@@ -689,6 +892,7 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
     base = "/crm/v3/objects/{object_type}"
     v4 = "/crm/v4/objects/{object_type}/{object_id}/associations"
     props = "/crm/v3/properties/{object_type}"
+    v4_batch = "/crm/v4/associations/{from_object_type}/{to_object_type}/batch"
     router = Router(
         routes=[
             Route(base + "/search", _guard(r.search), methods=["POST"]),
@@ -712,6 +916,7 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
             Route(
                 v4 + "/{to_object_type}/{to_object_id}", _guard(r.dissociate), methods=["DELETE"]
             ),
+            Route(v4_batch + "/{action:path}", _guard(r.associations_batch), methods=["POST"]),
         ]
     )
     return _Gate(router, state)

@@ -2,6 +2,7 @@
 
 The incremental-read query (one range filter on the modification property, sorted by it)
 is answered from the store's modification index in O(log n + page); anything else scans.
+Calculated properties (a contact's ``associatedcompanyid``) filter and sort like stored ones.
 """
 
 from __future__ import annotations
@@ -85,7 +86,11 @@ def _record_value(objects: HubSpotObjects, rec: HubSpotRecord, name: str) -> Any
         return rec.created_ms
     if name == objects.kind.mtime_property:
         return rec.updated_ms
-    raw = rec.properties.get(name)
+    raw = (
+        objects.property_value(rec, name)
+        if name in objects.kind.computed
+        else rec.properties.get(name)
+    )
     if raw is None:
         return None
     if name in objects.kind.date_properties:

@@ -5,6 +5,12 @@
 whitespace (imported data); ~1.25% broken or fake-domain emails; nicknames and sloppy names;
 phones typed every way; ~2% duplicate contacts with the person's personal email; sparse fields.
 Deals: 0-3 per company, associated with it (primary) and with 1-2 of its contacts.
+Every contact (duplicates too) is associated with the company created for its person's org,
+which is therefore its primary company (``associatedcompanyid``); a duplicate company of the
+org (below) has no contacts, so the original stays the primary. The links come from the world
+alone, after everything else is rendered (no draw on any `random.Random`), and are kept in
+each contact row's ``associations`` like a deal's; the truth is unchanged (a contact still
+maps to its person, a company to its org).
 
 Companies: one per org with contacts, plus every look-alike org (a prospect with no contact
 yet). Their mess comes from a `random.Random` of its own (seed + "hubspot:companies"), so
@@ -117,6 +123,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
     next_id = _FIRST_CONTACT_ID
     used_orgs: set[int] = set()
     org_contacts: dict[int, list[int]] = {}
+    contact_org: dict[int, int] = {}
     for person in world.people:
         if world.draw(person, "crm-marketing") >= IN_HUBSPOT:
             continue
@@ -125,6 +132,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
         props, invalid = _contact(rng, world, person, next_id)
         contacts.append(props)
         seed.truth[f"hubspot:contacts:{next_id}"] = person.id
+        contact_org[next_id] = person.org_index
         next_id += 1
         if not invalid and rng.random() < 0.02:
             created, modified = record_times(rng, world)
@@ -142,6 +150,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             )
             contacts.append(dup)
             seed.truth[f"hubspot:contacts:{next_id}"] = person.id
+            contact_org[next_id] = person.org_index
             next_id += 1
     for offset, index in enumerate(sorted(used_orgs)):
         org = world.orgs[index]
@@ -163,7 +172,17 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
         seed.truth[f"hubspot:companies:{company_id}"] = org.id
     _render_deals(world, rng, seed, sorted(used_orgs), org_contacts)
     _mess_companies(world, seed, used_orgs)
+    _associate_contacts(contacts, sorted(used_orgs), contact_org)
     return seed
+
+
+def _associate_contacts(
+    contacts: list[dict[str, Any]], orgs: list[int], contact_org: dict[int, int]
+) -> None:
+    """Link each contact to its org's original company (the one rendered for the org)."""
+    company_of = {index: _FIRST_COMPANY_ID + offset for offset, index in enumerate(orgs)}
+    for row in contacts:
+        row["associations"] = {"companies": [company_of[contact_org[int(row["hs_object_id"])]]]}
 
 
 def _mess_companies(world: PeopleWorld, seed: ToolSeed, used_orgs: set[int]) -> None:
@@ -290,8 +309,9 @@ def load(state: SandboxState, seed: ToolSeed) -> None:
         deals = seed.streams.get("deals", [])
         _load_objects(state.hubspot.deals, deals)
         links = state.hubspot.associations
-        for row in deals:
-            deal_id = int(row["hs_object_id"])
-            for to_type, ids in (row.get("associations") or {}).items():
-                for to_id in ids:
-                    links.associate("deals", deal_id, to_type, int(to_id))
+        for from_type in ("contacts", "deals"):
+            for row in seed.streams.get(from_type, []):
+                from_id = int(row["hs_object_id"])
+                for to_type, ids in (row.get("associations") or {}).items():
+                    for to_id in ids:
+                        links.associate(from_type, from_id, to_type, int(to_id))

@@ -3,17 +3,23 @@
 Kept apart from the HTTP routes so the control plane and the seed loader use the same rules
 (lowercased emails, unique email, read-only properties, enumeration options, merges).
 Associations live beside the objects; archiving or merging an object drops or moves its
-links. Callers hold `SandboxState.lock`.
+links. A contact's ``associatedcompanyid`` (HubSpot's "Primary Associated Company ID") is
+calculated from its links, never stored: it is read-only (a write is refused with
+READ_ONLY_VALUE like ``createdate``; this sandbox does not model HubSpot's legacy
+set-the-company-by-property path), and when it changes (a first company, another primary, the
+primary removed, merged or archived) HubSpot recalculates it, which modifies the contact: its
+``lastmodifieddate`` moves to the time of the change. Callers hold `SandboxState.lock`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.hubspot.associations import HubSpotAssociations
+from sandbox.hubspot.associations import PRIMARY_OWNERS, HubSpotAssociations
 from sandbox.hubspot.properties import PropertySchema
 from sandbox.store import RecordStore
 from sandbox.timefmt import iso_ms_z, parse_instant_ms
@@ -95,11 +101,14 @@ class ObjectKind:
     enumerations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     date_properties: frozenset[str] = frozenset()
     number_properties: frozenset[str] = frozenset()
+    computed: frozenset[str] = frozenset()
+    """Read-only properties HubSpot calculates from other data (never stored on a record)."""
 
     @property
     def readonly(self) -> frozenset[str]:
         return frozenset(
             {"hs_object_id", "createdate", self.mtime_property, "hs_merged_object_ids"}
+            | self.computed
         )
 
 
@@ -138,6 +147,8 @@ CONTACT_KIND = ObjectKind(
         "lastname",
     ),
     enumerations={"lifecyclestage": LIFECYCLE_STAGES},
+    number_properties=frozenset({"associatedcompanyid"}),
+    computed=frozenset({"associatedcompanyid"}),
 )
 COMPANY_KIND = ObjectKind(
     name="companies",
@@ -223,13 +234,15 @@ class HubSpotObjects:
         self._unique: dict[str, dict[str, int]] = {p: {} for p in self.properties.unique}
         self._first_id = first_id
         self.next_id = first_id
-        self.on_gone: Callable[[int, int | None], None] | None = None
-        """Called with (id, survivor id | None) when a record is archived or merged away."""
+        self.on_gone: Callable[[int, int | None, int], None] | None = None
+        """Called with (id, survivor id | None, now) when a record is archived or merged away."""
+        self.computed: dict[str, Callable[[HubSpotRecord], str | None]] = {}
+        """How each of `kind.computed` is calculated (set by `HubSpotData`)."""
 
     def clear(self) -> None:
-        on_gone = self.on_gone
+        on_gone, computed = self.on_gone, self.computed
         self.__init__(self.kind, self._first_id)  # type: ignore[misc]
-        self.on_gone = on_gone
+        self.on_gone, self.computed = on_gone, computed
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -286,6 +299,9 @@ class HubSpotObjects:
             return iso_ms_z(rec.created_ms)
         if name == self.kind.mtime_property:
             return iso_ms_z(rec.updated_ms)
+        if name in self.kind.computed:
+            calculate = self.computed.get(name)
+            return calculate(rec) if calculate is not None else None
         return rec.properties.get(name)
 
     def to_json(self, rec: HubSpotRecord, properties: list[str] | None) -> dict[str, Any]:
@@ -412,7 +428,7 @@ class HubSpotObjects:
             object_id = self.next_id
         self.next_id = max(self.next_id, object_id + 1)
         props = {k: v for k, v in cleaned.items() if v is not None}
-        for name in ("hs_object_id", "createdate", self.kind.mtime_property):
+        for name in ("hs_object_id", "createdate", self.kind.mtime_property, *self.kind.computed):
             props.pop(name, None)
         rec = HubSpotRecord(object_id, props, created_ms or now_ms, now_ms)
         self.store.put(object_id, {"r": rec}, now_ms)
@@ -429,6 +445,8 @@ class HubSpotObjects:
         for name, value in cleaned.items():
             if name in ("hs_object_id", "createdate", self.kind.mtime_property):
                 continue
+            if name in self.kind.computed:
+                continue
             if value is None:
                 rec.properties.pop(name, None)
             else:
@@ -438,13 +456,20 @@ class HubSpotObjects:
         self._index(rec, old)
         return rec
 
+    def touch(self, rec: HubSpotRecord, now_ms: int) -> None:
+        """Bump the modification time (a calculated property of the record changed)."""
+        if rec.archived_ms is not None or self.record(rec.id) is not rec:
+            return
+        rec.updated_ms = max(now_ms, rec.updated_ms)
+        self.store.put(rec.id, {"r": rec}, rec.updated_ms)
+
     def archive(self, rec: HubSpotRecord, now_ms: int) -> None:
         self.store.remove(rec.id)
         self._index(HubSpotRecord(rec.id, {}, 0, 0), rec.properties)
         rec.archived_ms = now_ms
         self.archived[rec.id] = rec
         if self.on_gone is not None:
-            self.on_gone(rec.id, None)
+            self.on_gone(rec.id, None, now_ms)
 
     def merge(self, primary: HubSpotRecord, secondary: HubSpotRecord, now_ms: int) -> HubSpotRecord:
         """Merge `secondary` into `primary`: primary's values win, blanks are filled."""
@@ -470,7 +495,7 @@ class HubSpotObjects:
         self.store.put(primary.id, {"r": primary}, primary.updated_ms)
         self._index(primary, old)
         if self.on_gone is not None:
-            self.on_gone(secondary.id, primary.id)
+            self.on_gone(secondary.id, primary.id, now_ms)
         return primary
 
 
@@ -486,15 +511,68 @@ class HubSpotData:
         self.associations = HubSpotAssociations()
         for name, objects in self.objects.items():
             objects.on_gone = self._links_follow(name)
+        self.contacts.computed["associatedcompanyid"] = self._primary_company
 
-    def _links_follow(self, object_type: str) -> Callable[[int, int | None], None]:
-        def gone(object_id: int, survivor: int | None) -> None:
-            if survivor is None:
-                self.associations.forget(object_type, object_id)
-            else:
-                self.associations.move(object_type, object_id, survivor)
+    def _primary_company(self, rec: HubSpotRecord) -> str | None:
+        primary = self.associations.primary("contacts", rec.id)
+        return str(primary) if primary is not None else None
+
+    def _links_follow(self, object_type: str) -> Callable[[int, int | None, int], None]:
+        def gone(object_id: int, survivor: int | None, now_ms: int) -> None:
+            owners = self.associations.owners_of(object_type, object_id)
+            if survivor is not None:
+                owners += self.associations.owners_of(object_type, survivor)
+            with self._primaries_watched(owners, now_ms):
+                if survivor is None:
+                    self.associations.forget(object_type, object_id)
+                else:
+                    self.associations.move(object_type, object_id, survivor)
 
         return gone
+
+    @contextmanager
+    def _primaries_watched(self, owners: list[tuple[str, int]], now_ms: int) -> Iterator[None]:
+        """Bump every contact among `owners` whose primary company the block changes (its
+        ``associatedcompanyid`` is recalculated, which modifies the contact)."""
+        before = {o: self.associations.primary(*o) for o in owners if o[0] == "contacts"}
+        yield
+        for (_type, contact_id), was in before.items():
+            if self.associations.primary("contacts", contact_id) != was:
+                rec = self.contacts.record(contact_id)
+                if rec is not None:
+                    self.contacts.touch(rec, now_ms)
+
+    def associate(
+        self,
+        from_type: str,
+        from_id: int,
+        to_type: str,
+        to_id: int,
+        now_ms: int,
+        *,
+        primary: bool = False,
+    ) -> bool:
+        """Link two objects through the API (False when they already were linked); a contact
+        whose primary company this changes is modified at `now_ms`."""
+        owners = [*self._owner(from_type, from_id, to_type, to_id)]
+        with self._primaries_watched(owners, now_ms):
+            return self.associations.associate(from_type, from_id, to_type, to_id, primary=primary)
+
+    def dissociate(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, now_ms: int
+    ) -> None:
+        """Remove a link through the API; removing a contact's primary modifies the contact."""
+        owners = [*self._owner(from_type, from_id, to_type, to_id)]
+        with self._primaries_watched(owners, now_ms):
+            self.associations.dissociate(from_type, from_id, to_type, to_id)
+
+    @staticmethod
+    def _owner(from_type: str, from_id: int, to_type: str, to_id: int) -> list[tuple[str, int]]:
+        if to_type == "companies" and from_type in PRIMARY_OWNERS:
+            return [(from_type, from_id)]
+        if from_type == "companies" and to_type in PRIMARY_OWNERS:
+            return [(to_type, to_id)]
+        return []
 
     def object_type(self, name: str) -> HubSpotObjects | None:
         """Objects by type name (`deals`) or objectTypeId (`0-3`)."""
