@@ -73,8 +73,9 @@ def default_tools() -> tuple[str, ...]:
     return mapped_tools(tools())
 
 
-SYNC_ENTITIES: tuple[str, ...] = ("company", "person")
-"""Entities in the order they sync: companies first, so people can later point at them."""
+SYNC_ENTITIES: tuple[str, ...] = ("company", "person", "deal")
+"""Entities in the order they sync: companies first, so the people and deals that point at
+them find them linked (``reconcile.refs``)."""
 EXTRACT_SHARE = 40.0
 """Percent of each entity's share of the progress bar the reads fill; plan, apply the rest."""
 

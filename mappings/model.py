@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "COMPANY_FIELDS",
+    "DEAL_FIELDS",
     "ENTITIES",
     "PERSON_FIELDS",
     "REFERENCES",
     "Company",
+    "Deal",
     "Person",
     "entity_fields",
     "reference_target",
@@ -57,14 +59,40 @@ class Company(BaseModel):
     country: str | None = None
 
 
+class Deal(BaseModel):
+    """A sales opportunity in a CRM: HubSpot deal, Salesforce Opportunity, Pipedrive deal.
+
+    ``stage`` is the unified stage (each CRM's picklist maps to it), ``status`` one of
+    ``open``/``won``/``lost``, ``amount`` a canonical number, ``close_date`` YYYY-MM-DD.
+    Deals stay in their CRM unless a CRM's mapping asks for creates (a migration).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    stage: str | None = None
+    pipeline: str | None = None
+    close_date: str | None = None
+    owner: str | None = None
+    status: str | None = None
+    company_id: str | None = None
+    """The unified id of the golden company the deal is with (a reference)."""
+
+
 PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
 COMPANY_FIELDS: tuple[str, ...] = tuple(Company.model_fields)
+DEAL_FIELDS: tuple[str, ...] = tuple(Deal.model_fields)
 
-# Entity name (as written in mapping files) -> model. Deal, Ticket, Call join here: a mapping
+# Entity name (as written in mapping files) -> model. Ticket, Call join here: a mapping
 # file names its entities and the loader checks their fields against this registry.
-ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company}
+ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company, "deal": Deal}
 
-REFERENCES: dict[tuple[str, str], str] = {("person", "company_id"): "company"}
+REFERENCES: dict[tuple[str, str], str] = {
+    ("person", "company_id"): "company",
+    ("deal", "company_id"): "company",
+}
 """(entity, field) -> the entity the field points at. A tool maps it from and to its own
 record id of that entity; the golden record holds the golden id (``reconcile.refs``)."""
 

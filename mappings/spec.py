@@ -149,7 +149,9 @@ class Mapping(BaseModel):
     default_region: str = "US"
     fields: tuple[FieldMap, ...]
     constants: tuple[Constant, ...] = ()
-    picklists: dict[str, dict[str, str]] = Field(default_factory=dict)
+    picklists: dict[str, dict[str, str | list[str]]] = Field(default_factory=dict)
+    """Per table, unified value -> tool value, or a list of tool values that all read as it
+    (the first is written): a deal's status from the many stages of one CRM."""
     merged_ids_field: str | None = None
     """Where the tool lists the ids it merged into a record (a CRM's merged-object-ids property):
     technical, never a unified field, read so links of merged-away records can follow."""

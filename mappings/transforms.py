@@ -324,11 +324,17 @@ def _pick_key(text: str) -> str:
     return _KEY_RE.sub("", text.lower())
 
 
-def _table(ctx: TransformContext) -> Mapping[str, str]:
+def _table(ctx: TransformContext) -> Mapping[str, str | list[str]]:
     table = ctx.options.get("table")
     if not isinstance(table, Mapping):
         raise MappingError(f"{ctx.field}: picklist transform without a table")
     return table
+
+
+def _tool_values(entry: str | list[str]) -> list[str]:
+    """A table entry: one tool value, or several that all read as the unified value (the
+    first is the one written)."""
+    return list(entry) if isinstance(entry, list) else [entry]
 
 
 def _picklist_in(value: object, ctx: TransformContext) -> str | None:
@@ -342,8 +348,8 @@ def _picklist_in(value: object, ctx: TransformContext) -> str | None:
         return None
     table = _table(ctx)
     key = _pick_key(text)
-    for unified, tool_value in table.items():
-        if key in (_pick_key(unified), _pick_key(tool_value)):
+    for unified, entry in table.items():
+        if key == _pick_key(unified) or key in map(_pick_key, _tool_values(entry)):
             return unified
     ctx.warnings.append(f"{ctx.field}: unknown picklist value {shorten(text)} dropped")
     return None
@@ -352,8 +358,8 @@ def _picklist_in(value: object, ctx: TransformContext) -> str | None:
 def _picklist_out(value: str, ctx: TransformContext) -> object:
     table = _table(ctx)
     try:
-        return table[value]
-    except KeyError:
+        return _tool_values(table[value])[0]
+    except (KeyError, IndexError):
         raise MappingError(
             f"{ctx.field}: unified value {shorten(value)} has no entry in this tool's picklist"
         ) from None

@@ -1,7 +1,8 @@
-"""HubSpot write side: contacts and companies in batches of 100.
+"""HubSpot write side: contacts, companies and deals in batches of 100.
 
 Unlinked records go through ``batch/upsert`` on a unique property: people on ``email``,
-companies (which have no key HubSpot enforces) on the custom unique ``revsync_unified_id``
+companies and deals (which have no key HubSpot enforces) on the custom unique
+``revsync_unified_id``
 holding the golden record's unified id. If a previous run crashed after HubSpot created the
 record but before we stored its id, the retry finds it by that key instead of creating a
 duplicate. Linked records (known ``record_id``) go through ``batch/update`` by id, which is also
@@ -69,12 +70,15 @@ _CONTACTS = _ObjectType(
 ASSOCIATION_BATCH = 100
 """Inputs per v4 associations batch call revsync sends."""
 _COMPANIES = _ObjectType("companies", UNIFIED_ID_PROPERTY)
+_DEALS = _ObjectType("deals", UNIFIED_ID_PROPERTY)
 _ENTITY_OBJECTS = {
     "person": _CONTACTS,
     "contact": _CONTACTS,
     "contacts": _CONTACTS,
     "company": _COMPANIES,
     "companies": _COMPANIES,
+    "deal": _DEALS,
+    "deals": _DEALS,
 }
 
 _Indexed = Sequence[tuple[int, WriteItem]]

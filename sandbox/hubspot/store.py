@@ -175,6 +175,7 @@ DEAL_KIND = ObjectKind(
             "hubspot_owner_id",
             "description",
             "dealtype",
+            "deal_currency_code",
             "revsync_unified_id",
         }
     ),

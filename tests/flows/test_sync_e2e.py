@@ -15,6 +15,7 @@ from connectors.errors import WriteFailed
 from flows import apply as apply_module
 from flows.sync import sync
 from mappings.errors import MappingError
+from mappings.model import reference_target
 from mappings.spec import load_mapping, to_unified
 from sandbox.credentials import (
     SANDBOX_HUBSPOT_READONLY_TOKEN,
@@ -78,6 +79,8 @@ def _assert_tool_holds_golden(tool: str, records: list[dict[str, Any]]) -> int:
         for field, value in values.items():
             if field in identity or golden.get(field) in (None, ""):
                 continue
+            if reference_target("person", field) is not None:
+                continue  # a record id of another entity: tests/flows/test_associations_e2e.py
             assert value == golden[field], (tool, record_id, field, value, golden[field])
         checked += 1
     return checked
