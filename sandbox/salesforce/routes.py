@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,6 +40,7 @@ from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.salesforce.soql import SoqlError, parse_soql
 from sandbox.salesforce.store import (
     API_VERSION,
+    MERGEABLE,
     SOBJECTS,
     QueryCursor,
     SalesforceData,
@@ -195,8 +196,8 @@ class _Routes:
     async def token(self, request: Request) -> Response:
         """The refresh-token grant, form-encoded as Salesforce takes it (client credentials in
         the body or as HTTP Basic); errors are OAuth's ``{error, error_description}``."""
-        form = await request.form()
-        values = {k: str(v) for k, v in form.items()}
+        raw = (await request.body()).decode("utf-8", "replace")
+        values = dict(parse_qsl(raw, keep_blank_values=True))
         basic = request.headers.get("authorization", "")
         if basic[:6].lower() == "basic ":
             try:
@@ -304,7 +305,18 @@ class _Routes:
             }
             for f in d.fields
         ]
-        return JSONResponse({"name": d.name, "keyPrefix": d.prefix, "fields": fields})
+        return JSONResponse(
+            {
+                "name": d.name,
+                "keyPrefix": d.prefix,
+                "queryable": True,
+                "createable": True,
+                "updateable": True,
+                "deletable": True,
+                "mergeable": d.name in MERGEABLE,
+                "fields": fields,
+            }
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
