@@ -156,9 +156,10 @@ class SalesforceWriter(HttpWriter):
         if classify_response(response, self._provider.errors) is ErrorClass.SKIP:
             # The whole call was refused for its content (a malformed record, a proxy's 422):
             # raised, so upsert_isolating splits the batch until the refused record stands alone.
+            said = describe_errors(_json(response)) or vendor_message(response)
             raise WriteFailed(
                 f"salesforce refused the call ({response.status_code}, rejected): "
-                f"{scrub(describe_errors(_json(response)) or vendor_message(response), self._secrets)}",
+                f"{scrub(said, self._secrets)}",
                 tool=self.tool,
                 request=f"PATCH {response.request.url.path}",
                 status=response.status_code,
@@ -257,7 +258,9 @@ def _parse_results(op: str, chunk: _Indexed, results: list[Any]) -> dict[int, Wr
             )
         else:
             reason = describe_errors(result.get("errors")) or "Salesforce refused the record"
-            outcomes[index] = WriteOutcome(item.key, ok=False, record_id=item.record_id, error=reason)
+            outcomes[index] = WriteOutcome(
+                item.key, ok=False, record_id=item.record_id, error=reason
+            )
     for index, item in chunk[len(results) :]:
         outcomes[index] = WriteOutcome(
             item.key, ok=False, record_id=item.record_id, error="Salesforce returned no result"

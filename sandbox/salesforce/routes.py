@@ -218,7 +218,8 @@ class _Routes:
         ):
             return _token_error("authentication failure")
         issued_at = str(self.now())
-        instance = str(request.base_url).rstrip("/")
+        # the mount included (the instance URL the API lives under, /salesforce here)
+        instance = str(request.url.replace(query="")).rstrip("/").removesuffix(TOKEN_PATH)
         identity = f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}"
         signature = base64.b64encode(
             hmac.new(

@@ -254,7 +254,8 @@ def test_upsert_collection_by_external_id(sf: httpx.Client) -> None:
         for i in range(3)
     ]
     first = sf.patch(
-        "/composite/sobjects/Contact/Revsync_Unified_Id__c", json={"allOrNone": False, "records": recs}
+        "/composite/sobjects/Contact/Revsync_Unified_Id__c",
+        json={"allOrNone": False, "records": recs},
     )
     assert [i["created"] for i in first.json()] == [True, True, True]
     recs[1]["Title"] = "VP"
