@@ -20,7 +20,7 @@ from connectors.connections import Connection
 from connectors.errors import ConfigError, classify_response, scrub, vendor_message
 from connectors.http import build_client
 from connectors.providers import Provider, WriteProbe, provider_for
-from connectors.ratelimit import RateLimitPolicy
+from connectors.ratelimit import RateLimitPolicy, remaining_from_usage
 from connectors.retry import RetrySettings
 from connectors.runner import check_stream
 
@@ -90,6 +90,11 @@ def _window(seconds: float) -> str:
 def headroom(policy: RateLimitPolicy, response: httpx.Response | None) -> str | None:
     """What the declared rate-limit headers say is left in the current window."""
     names = policy.headers
+    if names is not None and response is not None and names.used_of_limit is not None:
+        usage = response.headers.get(names.used_of_limit)
+        left = remaining_from_usage(usage)
+        if names.remaining is None and left is not None:
+            return f"{left} calls left ({usage})"
     if names is None or response is None or names.remaining is None:
         if policy.max_concurrency:
             return f"no rate-limit headers; at most {policy.max_concurrency} simultaneous calls"

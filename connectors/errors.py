@@ -178,8 +178,13 @@ def describe_request(request: httpx.Request) -> str:
 def vendor_message(
     response: httpx.Response, limit: int = 300, rules: ErrorRules | None = None
 ) -> str:
-    """The vendor's own error text, from the body fields the connector declares, trimmed."""
+    """The vendor's own error text, from the body fields the connector declares, trimmed.
+
+    A body that is a list of error objects (some vendors answer ``[{"message": ...}]``) is read
+    from its first object."""
     body = _json_or_none(response)
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
     if isinstance(body, dict):
         for field in (rules or _DEFAULT_RULES).message_fields:
             value = body.get(field)

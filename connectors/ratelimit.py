@@ -11,6 +11,7 @@ roll) and honours ``Retry-After`` for every caller sharing the client.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,19 +19,24 @@ from dataclasses import dataclass
 
 from connectors.retry import retry_after_seconds
 
-__all__ = ["RateLimitHeaders", "RateLimitPolicy", "RateLimiter"]
+__all__ = ["RateLimitHeaders", "RateLimitPolicy", "RateLimiter", "remaining_from_usage"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RateLimitHeaders:
-    """Names of the headers a vendor uses; None where it has no such header."""
+    """Names of the headers a vendor uses; None where it has no such header.
+
+    ``used_of_limit`` names a header that reports both counts in one value, ``used/limit``,
+    optionally after a label (``api-usage=25/15000``): the calls left are ``limit - used``.
+    """
 
     limit: str | None = None
     remaining: str | None = None
     interval_ms: str | None = None
     reset_seconds: str | None = None
+    used_of_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class RateLimiter:
                 return
             remaining = _int_header(headers, names.remaining)
             if remaining is None:
+                remaining = remaining_from_usage(headers.get(names.used_of_limit or ""))
+            if remaining is None:
                 return
             if self._last_remaining is None or remaining > self._last_remaining:
                 self._window_start = now  # a fresh window began at (or before) this response
@@ -117,6 +125,21 @@ class RateLimiter:
 
     def _block(self, until: float) -> None:
         self._blocked_until = max(self._blocked_until, until)
+
+
+_USED_OF_LIMIT = re.compile(r"(\d+)\s*/\s*(\d+)")
+
+
+def remaining_from_usage(value: str | None) -> int | None:
+    """Calls left from a ``used/limit`` value (``api-usage=25/15000`` -> 14975); None when the
+    value holds no such pair. Several comma-separated pairs: the first one counts."""
+    if not value:
+        return None
+    match = _USED_OF_LIMIT.search(value)
+    if match is None:
+        return None
+    used, limit = int(match[1]), int(match[2])
+    return max(limit - used, 0)
 
 
 def _int_header(headers: Mapping[str, str], name: str | None) -> int | None:

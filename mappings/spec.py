@@ -95,6 +95,10 @@ class FieldMap(BaseModel):
     identity: bool = False
     picklist: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    required: bool = False
+    """The tool refuses to create a record without this field (a CRM's mandatory last name):
+    a golden record lacking it is not created there (the plan skips it, with the reason) until
+    it is known."""
 
     @property
     def reads(self) -> bool:

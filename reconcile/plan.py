@@ -156,6 +156,13 @@ def _create_for(
             unified_id=unified_id,
             reason=f"no {mapping.natural_key}: {mapping.tool} needs one to create a record",
         )
+    lacking = [f.unified for f in mapping.fields if f.required and _empty(golden.get(f.unified))]
+    if lacking:
+        return Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=f"no {', '.join(lacking)}: {mapping.tool} requires it to create a record",
+        )
     outbound = mapped_fields(mapping, "out")
     values = {f: golden.get(f) for f in outbound if not _empty(golden.get(f))}
     return PlannedWrite(

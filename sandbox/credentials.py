@@ -16,6 +16,9 @@ __all__ = [
     "SANDBOX_MAILCHIMP_LIST_ID",
     "SANDBOX_PIPEDRIVE_OAUTH_TOKEN",
     "SANDBOX_PIPEDRIVE_TOKEN",
+    "SANDBOX_SALESFORCE_CLIENT_ID",
+    "SANDBOX_SALESFORCE_CLIENT_SECRET",
+    "SANDBOX_SALESFORCE_REFRESH_TOKEN",
     "SANDBOX_SALESFORCE_TOKEN",
     "SANDBOX_ZENDESK_API_TOKEN",
     "SANDBOX_ZENDESK_EMAIL",
@@ -26,6 +29,10 @@ __all__ = [
 SANDBOX_HUBSPOT_TOKEN = "pat-na1-sandbox-0000"
 # Salesforce session id / OAuth access token (bearer), shaped like a real `00D…!…` one.
 SANDBOX_SALESFORCE_TOKEN = "00D5g000004SbXqEAK!sandbox.revsync.salesforce.session.0000"
+# The connected app and refresh token `POST /services/oauth2/token` exchanges for that token.
+SANDBOX_SALESFORCE_CLIENT_ID = "3MVG9sandbox.revsync.connected.app.consumer.key.0000"
+SANDBOX_SALESFORCE_CLIENT_SECRET = "SANDBOXCONSUMERSECRET0000000000000000000000000000000000000000"
+SANDBOX_SALESFORCE_REFRESH_TOKEN = "5Aep861sandbox.revsync.salesforce.refresh.token.0000"
 # Pipedrive API token (header `x-api-token` or `?api_token=`) and an OAuth bearer token.
 SANDBOX_PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 SANDBOX_PIPEDRIVE_OAUTH_TOKEN = "v1u:sandbox-pipedrive-oauth-token-0000"

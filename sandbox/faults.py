@@ -126,7 +126,10 @@ class ToolFaultHooks:
       :func:`default_records`), and ``record_id(record) -> str | None`` (default ``id``);
     - ``delete_record(path, record_id) -> bool``: remove a record as if deleted in the tool;
     - ``merge_record(path, record_id, into_id | None) -> str | None``: merge it into another
-      record (the tool picks one when ``into_id`` is None); returns the survivor's id.
+      record (the tool picks one when ``into_id`` is None); returns the survivor's id;
+    - ``exempt(path) -> bool``: requests a fault aimed at no path in particular (``path``
+      left ``.*``) passes over, such as an OAuth token endpoint, a service apart from the API
+      the faults imitate; a fault whose ``path`` names it still fires there.
     """
 
     expired_cursor: Callable[[], tuple[int, dict[str, Any], dict[str, str]]] | None = None
@@ -135,6 +138,7 @@ class ToolFaultHooks:
     record_id: Callable[[dict[str, Any]], str | None] | None = None
     delete_record: Callable[[str, str], bool] | None = None
     merge_record: Callable[[str, str, str | None], str | None] | None = None
+    exempt: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -183,9 +187,11 @@ class Fault:
         *,
         carries_cursor: bool = False,
         body: bytes = b"",
+        exempt: bool = False,
     ) -> bool:
         return (
             self.tool == tool
+            and not (exempt and self.path == ".*")
             and (self.method is None or self.method == method)
             and self._regex.search(path) is not None
             and (self.kind != "expired_cursor" or carries_cursor)
@@ -280,11 +286,15 @@ class FaultBoard:
         *,
         carries_cursor: bool = False,
         body: bytes = b"",
+        exempt: bool = False,
     ) -> Fault | None:
-        """The first matching fault; consumed now, except record faults (see :meth:`consume`)."""
+        """The first matching fault; consumed now, except record faults (see :meth:`consume`).
+        ``exempt``: the request is one only faults naming its path touch."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(tool, method, path, carries_cursor=carries_cursor, body=body):
+                if fault.matches(
+                    tool, method, path, carries_cursor=carries_cursor, body=body, exempt=exempt
+                ):
                     if fault.kind not in _RECORD_KINDS:
                         self._use(fault)
                     return fault
@@ -499,7 +509,10 @@ class FaultMiddleware:
         if self.board.armed(tool, "expired_cursor"):
             query = scope.get("query_string", b"").decode("latin-1")
             carries = (hooks.carries_cursor or default_carries_cursor)(path, query, body)
-        fault = self.board.take(tool, scope["method"], path, carries_cursor=carries, body=body)
+        exempt = hooks.exempt is not None and hooks.exempt(path)
+        fault = self.board.take(
+            tool, scope["method"], path, carries_cursor=carries, body=body, exempt=exempt
+        )
         if fault is None:
             await self.app(scope, receive, send)
             return

@@ -6,6 +6,8 @@ Deletion is Salesforce's soft delete (``IsDeleted``, gone from ``query``, kept b
 ``queryAll``). There is no REST merge: a merge is what the UI does — the master fills its
 blanks from the loser and takes its children, the loser is deleted with ``MasterRecordId``
 set. Only Accounts, Contacts and Leads merge; the table is found from the id's key prefix.
+The OAuth token endpoint (``/services/oauth2/token``) is the login service, not the REST API:
+faults aimed at every path leave it alone.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def _record_id(record: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+def _exempt(path: str) -> bool:
+    return path.rstrip("/").endswith("/services/oauth2/token")
+
+
 def fault_hooks(state: SandboxState) -> ToolFaultHooks:
     """Hooks bound to `state` (record faults change its Salesforce org)."""
 
@@ -72,4 +78,5 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
         record_id=_record_id,
         delete_record=delete,
         merge_record=merge,
+        exempt=_exempt,
     )

@@ -4,6 +4,9 @@ Mounted under ``/salesforce`` (standing in for ``https://<MyDomain>.my.salesforc
 API lives under ``/services/data/v62.0``. A gate checks the bearer session id and counts the
 org's rolling 24-hour API allocation, stamping ``Sforce-Limit-Info: api-usage=N/M`` on every
 authenticated response; over the allocation every call is ``403 REQUEST_LIMIT_EXCEEDED``.
+``POST /services/oauth2/token`` is the login service's refresh-token grant: it stands outside
+the gate (no session needed, not counted against the allocation) and issues the one session id
+the gate accepts.
 Salesforce publishes no static OpenAPI for this API; shapes follow the REST API Developer Guide,
 and ``sandbox/specs/salesforce.openapi.yaml`` (hand-written from it, not a vendor file) is what
 ``tests/contract/test_contract_salesforce.py`` validates the served exchanges against.
@@ -11,24 +14,33 @@ and ``sandbox/specs/salesforce.openapi.yaml`` (hand-written from it, not a vendo
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
+from sandbox.credentials import (
+    SANDBOX_SALESFORCE_CLIENT_ID,
+    SANDBOX_SALESFORCE_CLIENT_SECRET,
+    SANDBOX_SALESFORCE_REFRESH_TOKEN,
+    SANDBOX_SALESFORCE_TOKEN,
+)
 from sandbox.faults import partial_batch_every
 from sandbox.gate import Gate, Handler, guard, json_body
 from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.salesforce.soql import SoqlError, parse_soql
 from sandbox.salesforce.store import (
     API_VERSION,
+    MERGEABLE,
     SOBJECTS,
     QueryCursor,
     SalesforceData,
@@ -51,6 +63,9 @@ DEFAULT_BATCH = 2000
 MIN_BATCH = 200
 _VERSION_RE = re.compile(r"^v(\d{2})\.0$")
 _JSON = "application/json;charset=UTF-8"
+TOKEN_PATH = "/services/oauth2/token"
+ORG_ID = "00D5g000004SbXqEAK"
+USER_ID = "0055g00000AbCdEAAV"
 
 
 def salesforce_error_renderer(status: int, message: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -82,6 +97,9 @@ class _Gate(Gate):
     """Bearer session id, the daily API allocation and ``Sforce-Limit-Info``."""
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if str(scope.get("sandbox.vendor_path", scope["path"])).rstrip("/").endswith(TOKEN_PATH):
+            await self.forward(scope, receive, send)  # the login service: no session yet
+            return
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
@@ -158,6 +176,10 @@ _ROLLED_BACK = {
 }
 
 
+def _token_error(description: str, error: str = "invalid_grant") -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, 400)
+
+
 class _Routes:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
@@ -168,6 +190,55 @@ class _Routes:
 
     def now(self) -> int:
         return self.state.now_ms()
+
+    # -- OAuth 2.0 ------------------------------------------------------------------------
+
+    async def token(self, request: Request) -> Response:
+        """The refresh-token grant, form-encoded as Salesforce takes it (client credentials in
+        the body or as HTTP Basic); errors are OAuth's ``{error, error_description}``."""
+        raw = (await request.body()).decode("utf-8", "replace")
+        values = dict(parse_qsl(raw, keep_blank_values=True))
+        basic = request.headers.get("authorization", "")
+        if basic[:6].lower() == "basic ":
+            try:
+                pair = base64.b64decode(basic[6:].strip()).decode()
+            except ValueError:
+                pair = ""
+            client_id, _, client_secret = pair.partition(":")
+            values.setdefault("client_id", client_id)
+            values.setdefault("client_secret", client_secret)
+        grant = values.get("grant_type")
+        if grant != "refresh_token":
+            return _token_error("grant type not supported", "unsupported_grant_type")
+        if values.get("client_id") != SANDBOX_SALESFORCE_CLIENT_ID:
+            return _token_error("client identifier invalid", "invalid_client_id")
+        if (
+            values.get("client_secret") != SANDBOX_SALESFORCE_CLIENT_SECRET
+            or values.get("refresh_token") != SANDBOX_SALESFORCE_REFRESH_TOKEN
+        ):
+            return _token_error("authentication failure")
+        issued_at = str(self.now())
+        # the mount included (the instance URL the API lives under, /salesforce here)
+        instance = str(request.url.replace(query="")).rstrip("/").removesuffix(TOKEN_PATH)
+        identity = f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}"
+        signature = base64.b64encode(
+            hmac.new(
+                SANDBOX_SALESFORCE_CLIENT_SECRET.encode(),
+                (identity + issued_at).encode(),
+                hashlib.sha256,
+            ).digest()
+        ).decode()
+        return JSONResponse(
+            {
+                "access_token": SANDBOX_SALESFORCE_TOKEN,
+                "instance_url": instance,
+                "id": identity,
+                "token_type": "Bearer",
+                "issued_at": issued_at,
+                "signature": signature,
+                "scope": "api refresh_token",
+            }
+        )
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -235,7 +306,18 @@ class _Routes:
             }
             for f in d.fields
         ]
-        return JSONResponse({"name": d.name, "keyPrefix": d.prefix, "fields": fields})
+        return JSONResponse(
+            {
+                "name": d.name,
+                "keyPrefix": d.prefix,
+                "queryable": True,
+                "createable": True,
+                "updateable": True,
+                "deletable": True,
+                "mergeable": d.name in MERGEABLE,
+                "fields": fields,
+            }
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -631,6 +713,7 @@ def salesforce_app(state: SandboxState) -> ASGIApp:
     base = "/services/data/{version}"
     so = base + "/sobjects/{sobject}"
     routes: list[BaseRoute] = [
+        Route(TOKEN_PATH, r.token, methods=["POST"]),
         *_both("/services/data", r.versions, ["GET"]),
         *_both(base, r.resources, ["GET"]),
         *_both(base + "/limits", r.limits, ["GET"]),

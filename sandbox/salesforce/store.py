@@ -176,7 +176,7 @@ def _contact() -> SObjectDef:
             FieldDef("LeadSource", "string"),
             FieldDef("Description", "string"),
             FieldDef("HasOptedOutOfEmail", "boolean"),
-            FieldDef("Revsync_Id__c", "string", external_id=True, unique=True),
+            FieldDef("Revsync_Unified_Id__c", "string", external_id=True, unique=True),
         ),
     )
 
@@ -201,7 +201,7 @@ def _account() -> SObjectDef:
             FieldDef("NumberOfEmployees", "int"),
             FieldDef("AnnualRevenue", "double"),
             FieldDef("Description", "string"),
-            FieldDef("Revsync_Id__c", "string", external_id=True),
+            FieldDef("Revsync_Unified_Id__c", "string", external_id=True),
         ),
     )
 
@@ -256,6 +256,9 @@ def _lead() -> SObjectDef:
             ),
             FieldDef("LeadSource", "string"),
             FieldDef("IsConverted", "boolean", False, False),
+            FieldDef("ConvertedContactId", "reference", False, False, reference_to="Contact"),
+            FieldDef("ConvertedAccountId", "reference", False, False, reference_to="Account"),
+            FieldDef("Revsync_Unified_Id__c", "string", external_id=True, unique=True),
         ),
     )
 

@@ -69,13 +69,14 @@ def _session(server: SandboxServer) -> Exchanges:
         sf.patch(f"/sobjects/Contact/{other}", json={"Title": "CTO"})
         sf.post("/sobjects/Contact", json={"LastName": "Contract", "Email": "c@acme.io"})
         sf.post("/sobjects/Contact", json={"Email": "no-last-name@acme.io"})  # 400 required
-        sf.patch("/sobjects/Contact/Revsync_Id__c/u-contract", json={"LastName": "Up"})  # 201
-        sf.patch("/sobjects/Contact/Revsync_Id__c/u-contract", json={"Title": "VP"})  # 200
-        sf.get("/sobjects/Contact/Revsync_Id__c/u-contract")
+        by_key = "/sobjects/Contact/Revsync_Unified_Id__c/u-contract"
+        sf.patch(by_key, json={"LastName": "Up"})  # 201
+        sf.patch(by_key, json={"Title": "VP"})  # 200
+        sf.get(by_key)
         sf.patch("/sobjects/Contact/Nope__c/x", json={"LastName": "X"})  # 404 not external
         for name in ("A", "B"):
-            sf.post("/sobjects/Account", json={"Name": name, "Revsync_Id__c": "o-dup"})
-        sf.patch("/sobjects/Account/Revsync_Id__c/o-dup", json={"Name": "C"})  # 300
+            sf.post("/sobjects/Account", json={"Name": name, "Revsync_Unified_Id__c": "o-dup"})
+        sf.patch("/sobjects/Account/Revsync_Unified_Id__c/o-dup", json={"Name": "C"})  # 300
         good = {"attributes": {"type": "Contact"}, "LastName": "Good"}
         bad = {"attributes": {"type": "Contact"}, "Email": "missing-last-name@acme.io"}
         created = sf.post("/composite/sobjects", json={"allOrNone": False, "records": [good, bad]})
@@ -86,12 +87,13 @@ def _session(server: SandboxServer) -> Exchanges:
             json={"records": [{"attributes": {"type": "Contact"}, "id": new_id, "Title": "X"}]},
         )
         sf.get("/composite/sobjects/Contact", params={"ids": new_id, "fields": "Id,LastName"})
+        contact = {"attributes": {"type": "Contact"}}
         upserts = [
-            {"attributes": {"type": "Contact"}, "Revsync_Id__c": "u-contract", "Title": "SVP"},
-            {"attributes": {"type": "Contact"}, "Revsync_Id__c": "u-new", "LastName": "New"},
-            {"attributes": {"type": "Contact"}, "LastName": "No key"},
+            {**contact, "Revsync_Unified_Id__c": "u-contract", "Title": "SVP"},
+            {**contact, "Revsync_Unified_Id__c": "u-new", "LastName": "New"},
+            {**contact, "LastName": "No key"},
         ]
-        sf.patch("/composite/sobjects/Contact/Revsync_Id__c", json={"records": upserts})
+        sf.patch("/composite/sobjects/Contact/Revsync_Unified_Id__c", json={"records": upserts})
         sf.delete("/composite/sobjects", params={"ids": new_id})
         sf.get("/limits")
         sf.get("/query", params={"q": "SELECT Id FROM Nope"})  # 400 INVALID_TYPE

@@ -184,7 +184,7 @@ def test_write_validation_errors(sf: httpx.Client) -> None:
 
 
 def test_upsert_by_external_id_created_updated_and_multiple(sf: httpx.Client) -> None:
-    url = "/sobjects/Contact/Revsync_Id__c/u-1"
+    url = "/sobjects/Contact/Revsync_Unified_Id__c/u-1"
     created = sf.patch(url, json={"LastName": "Up"})
     assert created.status_code == 201
     body = created.json()
@@ -196,13 +196,13 @@ def test_upsert_by_external_id_created_updated_and_multiple(sf: httpx.Client) ->
     assert updated.json() == {**body, "created": False}
     assert sf.get(url).json()["Name"] == "Ann Up"
     (other,) = _contacts(sf, 1)
-    dup = sf.patch(f"/sobjects/Contact/{other}", json={"Revsync_Id__c": "u-1"})
+    dup = sf.patch(f"/sobjects/Contact/{other}", json={"Revsync_Unified_Id__c": "u-1"})
     assert dup.status_code == 400
     assert dup.json()[0]["errorCode"] == "DUPLICATE_VALUE"
     # Account's external id is not unique: two matches are a 300 with the candidates' URLs.
     for name in ("A", "B"):
-        sf.post("/sobjects/Account", json={"Name": name, "Revsync_Id__c": "o-1"})
-    many = sf.patch("/sobjects/Account/Revsync_Id__c/o-1", json={"Name": "C"})
+        sf.post("/sobjects/Account", json={"Name": name, "Revsync_Unified_Id__c": "o-1"})
+    many = sf.patch("/sobjects/Account/Revsync_Unified_Id__c/o-1", json={"Name": "C"})
     assert many.status_code == 300
     assert len(many.json()) == 2
     nope = sf.patch("/sobjects/Contact/Email/x@y.io", json={"LastName": "x"})
@@ -250,15 +250,16 @@ def test_collections_per_item_results_and_all_or_none(sf: httpx.Client) -> None:
 
 def test_upsert_collection_by_external_id(sf: httpx.Client) -> None:
     recs = [
-        {"attributes": {"type": "Contact"}, "Revsync_Id__c": f"k{i}", "LastName": f"L{i}"}
+        {"attributes": {"type": "Contact"}, "Revsync_Unified_Id__c": f"k{i}", "LastName": f"L{i}"}
         for i in range(3)
     ]
     first = sf.patch(
-        "/composite/sobjects/Contact/Revsync_Id__c", json={"allOrNone": False, "records": recs}
+        "/composite/sobjects/Contact/Revsync_Unified_Id__c",
+        json={"allOrNone": False, "records": recs},
     )
     assert [i["created"] for i in first.json()] == [True, True, True]
     recs[1]["Title"] = "VP"
-    second = sf.patch("/composite/sobjects/Contact/Revsync_Id__c", json={"records": recs})
+    second = sf.patch("/composite/sobjects/Contact/Revsync_Unified_Id__c", json={"records": recs})
     assert [i["created"] for i in second.json()] == [False, False, False]
     assert [i["id"] for i in second.json()] == [i["id"] for i in first.json()]
 

@@ -59,11 +59,11 @@ def test_create_get_update_delete(sf: Salesforce) -> None:
 
 
 def test_upsert_by_external_id_and_get_by_custom_id(sf: Salesforce) -> None:
-    assert sf.Contact.upsert("Revsync_Id__c/u-42", {"LastName": "Hopper"}) == 201
-    assert sf.Contact.upsert("Revsync_Id__c/u-42", {"FirstName": "Grace"}) == 200
-    got = sf.Contact.get_by_custom_id("Revsync_Id__c", "u-42")
+    assert sf.Contact.upsert("Revsync_Unified_Id__c/u-42", {"LastName": "Hopper"}) == 201
+    assert sf.Contact.upsert("Revsync_Unified_Id__c/u-42", {"FirstName": "Grace"}) == 200
+    got = sf.Contact.get_by_custom_id("Revsync_Unified_Id__c", "u-42")
     assert got["Name"] == "Grace Hopper"
-    assert got["Revsync_Id__c"] == "u-42"
+    assert got["Revsync_Unified_Id__c"] == "u-42"
 
 
 def test_query_and_query_all_follow_next_records_url(sf: Salesforce) -> None:
@@ -91,6 +91,6 @@ def test_malformed_query_raises_the_sdk_error(sf: Salesforce) -> None:
 
 def test_describe_and_limits(sf: Salesforce) -> None:
     fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
-    assert fields["Revsync_Id__c"]["externalId"] is True
+    assert fields["Revsync_Unified_Id__c"]["externalId"] is True
     assert fields["SystemModstamp"]["updateable"] is False
     assert sf.limits()["DailyApiRequests"]["Max"] == 100_000
