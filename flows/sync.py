@@ -9,6 +9,7 @@ dry run stops after plan and writes nothing but its run row and artifacts.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,23 @@ def _golden_index(
     return index
 
 
-def _ref_index(engine: Engine, mappings: dict[str, ToolMapping]) -> RefIndex:
-    """The links of every entity these mappings refer to (a person's company), in their tools."""
+@dataclass
+class _Pending:
+    """What a dry run would have stored by the time a later entity syncs."""
+
+    links: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(entity, tool, record id, golden id) of every record matched so far."""
+    creates: list[tuple[str, str, str]] = field(default_factory=list)
+    """(entity, tool, golden id) of every create planned so far."""
+
+
+def _ref_index(
+    engine: Engine,
+    mappings: dict[str, ToolMapping],
+    unsaved: Iterable[tuple[str, str, str, str]] = (),
+) -> RefIndex:
+    """The links of every entity these mappings refer to (a person's company), in their tools,
+    overlaid with ``unsaved`` ones (a dry run's matches)."""
     rows: list[tuple[str, str, str, str]] = []
     with session_scope(engine) as session:
         for entity in sorted(referenced_entities(mappings.values())):
@@ -142,6 +158,9 @@ def _ref_index(engine: Engine, mappings: dict[str, ToolMapping]) -> RefIndex:
                     (entity, tool, record_id, link.unified_id)
                     for record_id, link in links_for_tool(session, tool, entity).items()
                 ]
+    fresh = {(e, t, r): u for e, t, r, u in unsaved}
+    rows = [(e, t, r, fresh.pop((e, t, r), u)) for e, t, r, u in rows]
+    rows += [(e, t, r, u) for (e, t, r), u in fresh.items()]
     return RefIndex.build(rows)
 
 
@@ -424,10 +443,18 @@ def _sync(
             by_entity[entity] = maps
     plan = Plan()
     duplicates: list[Duplicate] = []
+    pending = _Pending()
     share = 95.0 / max(len(by_entity), 1)
     for i, (entity, mappings) in enumerate(by_entity.items()):
         span = progress.span(i * share, (i + 1) * share)
-        part, dups = _sync_entity(engine, run_id, entity, mappings, dry_run, report, mode, span)
+        # A dry run stores nothing: what later entities point at is in this run's matches and
+        # plan so far (a real run has linked and created it by then).
+        pending.creates = [
+            (w.entity, w.tool, w.unified_id) for w in plan.writes if w.op == "create"
+        ]
+        part, dups = _sync_entity(
+            engine, run_id, entity, mappings, dry_run, report, mode, span, pending
+        )
         plan.writes += part.writes
         plan.skipped += part.skipped
         duplicates += dups
@@ -446,11 +473,16 @@ def _sync_entity(
     report: SyncReport,
     mode: SyncMode,
     progress: Span,
+    pending: _Pending | None = None,
 ) -> tuple[Plan, list[Duplicate]]:
-    """One entity's run; its plan and its in-tool duplicates."""
+    """One entity's run; its plan and its in-tool duplicates. ``pending``: what a dry run's
+    earlier entities matched and plan to create (a real run has stored it by now)."""
     tools = list(mappings)
+    pending = pending or _Pending()
     known, hashes, version = _known_index(engine, entity, tools)
-    refs = _ref_index(engine, mappings)
+    refs = _ref_index(engine, mappings, pending.links if dry_run else ())
+    if dry_run:
+        refs = refs.with_pending(pending.creates)
     reads = _read_all(
         engine,
         run_id,
@@ -488,6 +520,7 @@ def _sync_entity(
             counts.new += 1
         else:
             counts.matched += 1
+    pending.links += [(entity, m.record.tool, m.record.record_id, m.unified_id) for m in matches]
     touched = {m.unified_id for m in matches}
     merged = merge_goldens(matches, _golden_views(engine, entity, touched), load_rules(entity))
     report.golden_touched += len(touched)

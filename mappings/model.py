@@ -60,7 +60,7 @@ class Company(BaseModel):
 
 
 class Deal(BaseModel):
-    """A sales opportunity in a CRM: HubSpot deal, Salesforce Opportunity, Pipedrive deal.
+    """A sales opportunity in a CRM (a deal, an opportunity).
 
     ``stage`` is the unified stage (each CRM's picklist maps to it), ``status`` one of
     ``open``/``won``/``lost``, ``amount`` a canonical number, ``close_date`` YYYY-MM-DD.

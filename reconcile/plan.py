@@ -21,7 +21,7 @@ from mappings.spec import (
     written_together,
 )
 from mappings.spec import Mapping as ToolMapping
-from reconcile.refs import RefIndex, reference_fields, to_tool
+from reconcile.refs import PENDING, RefIndex, reference_fields, to_tool
 
 __all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
 
@@ -88,8 +88,10 @@ def _reachable(
 def _payload(
     mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex, *, create: bool
 ) -> dict[str, Any]:
-    """The tool-shaped payload of golden ``values``: references as the tool's record ids."""
-    return from_unified(mapping, to_tool(mapping, values, refs), create=create)
+    """The tool-shaped payload of golden ``values``: references as the tool's record ids (one a
+    dry run would create first has none yet: its change is planned, its id left out)."""
+    local = {k: (None if v == PENDING else v) for k, v in to_tool(mapping, values, refs).items()}
+    return from_unified(mapping, local, create=create)
 
 
 def _update_for(

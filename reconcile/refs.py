@@ -1,7 +1,7 @@
 """References between entities (a person's company) carried through the hub.
 
-Each tool holds its own record id of the referenced entity (HubSpot's company id, Salesforce's
-``AccountId``, Zendesk's ``organization_id``); the unified model holds the golden id. Reads turn
+Each tool holds its own record id of the referenced entity (a CRM contact's account id, a
+helpdesk user's organization id); the unified model holds the golden id. Reads turn
 a tool's id into the golden id of the record it is linked to; writes turn the golden id into the
 record id the destination tool holds for that golden, and drop the reference when that tool
 holds none, so a write never points at a record that does not exist. Entities sync in reference
@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from mappings.model import reference_target
 from mappings.spec import Mapping as ToolMapping
 
-__all__ = ["RefIndex", "reference_fields", "referenced_entities", "to_golden", "to_tool"]
+__all__ = ["PENDING", "RefIndex", "reference_fields", "referenced_entities", "to_golden", "to_tool"]
+
+
+PENDING = "(created by this run)"
+"""The record id a dry run shows for a referenced record the same run would create first."""
 
 
 def reference_fields(mapping: ToolMapping) -> dict[str, str]:
@@ -52,6 +56,14 @@ class RefIndex:
             golden_of[(entity, tool, record_id)] = unified_id
             record_of.setdefault((entity, tool, unified_id), record_id)
         return cls(golden_of=golden_of, record_of=record_of)
+
+    def with_pending(self, creates: Iterable[tuple[str, str, str]]) -> RefIndex:
+        """Plus the ``(entity, tool, golden id)`` records a dry run plans to create: a real run
+        creates them before what points at them, so a dry run plans the same references."""
+        record_of = dict(self.record_of)
+        for key in creates:
+            record_of.setdefault(key, PENDING)
+        return RefIndex(golden_of=self.golden_of, record_of=record_of)
 
 
 def _translate(

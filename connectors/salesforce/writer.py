@@ -1,4 +1,5 @@
-"""Salesforce write side: Contacts (person) and Accounts (company) through sObject Collections.
+"""Salesforce write side: Contacts (person), Accounts (company) and Opportunities (deal)
+through sObject Collections.
 
 Unlinked records are upserted by the External ID field revsync owns,
 ``PATCH /composite/sobjects/{SObject}/Revsync_Unified_Id__c``, 200 records a call: the payload
@@ -61,6 +62,7 @@ class _SObject:
 
 _CONTACT = _SObject("Contact")
 _ACCOUNT = _SObject("Account")
+_OPPORTUNITY = _SObject("Opportunity")
 _ENTITY_SOBJECTS = {
     "person": _CONTACT,
     "contact": _CONTACT,
@@ -68,6 +70,9 @@ _ENTITY_SOBJECTS = {
     "company": _ACCOUNT,
     "account": _ACCOUNT,
     "accounts": _ACCOUNT,
+    "deal": _OPPORTUNITY,
+    "opportunity": _OPPORTUNITY,
+    "opportunities": _OPPORTUNITY,
 }
 
 _Indexed = Sequence[tuple[int, WriteItem]]

@@ -223,6 +223,7 @@ def _opportunity() -> SObjectDef:
             FieldDef("IsWon", "boolean", False, False),
             FieldDef("LeadSource", "string"),
             FieldDef("Description", "string"),
+            FieldDef("Revsync_Unified_Id__c", "string", external_id=True, unique=True),
         ),
     )
 

@@ -170,6 +170,13 @@ def _synthetic_values(entity: str, n: int) -> dict[str, str]:
             "first_name": "Ada",
             "last_name": f"Probe{n}",
         }
+    if entity == "deal":
+        return {
+            "name": f"Contract Probe {n} - renewal",
+            "amount": str(1000 + n),
+            "stage": "qualified",
+            "close_date": "2027-01-31",
+        }
     return {"name": f"Contract Probe {n} Ltd", "domain": f"contract-probe{n}.io"}
 
 

@@ -268,4 +268,4 @@ def test_an_entity_it_does_not_write_is_a_config_error() -> None:
     from connectors.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        _writer().upsert("deal", [])
+        _writer().upsert("ticket", [])

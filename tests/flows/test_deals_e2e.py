@@ -1,0 +1,96 @@
+"""Deals through the sync flow against the sandbox: read from each CRM, each golden deal points at
+its golden company, nothing is created in another CRM by default (deals feed the unified
+view), the next run writes nothing, and the same deal in two CRMs becomes one golden deal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from flow_testkit import Tools
+from sqlmodel import Session, select
+
+from flows.sync import sync
+from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
+from state.db import engine_from_url
+from state.models import GoldenRecord, Link
+
+TOOLS = ["hubspot", "salesforce"]
+SF_AUTH = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
+
+
+def _links(entity: str) -> dict[tuple[str, str], str]:
+    with Session(engine_from_url()) as session:
+        rows = session.exec(select(Link).where(Link.entity == entity))
+        return {(x.tool, x.record_id): x.unified_id for x in rows}
+
+
+def _goldens(entity: str) -> dict[str, dict[str, Any]]:
+    with Session(engine_from_url()) as session:
+        rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == entity))
+        return {g.unified_id: dict(g.values) for g in rows}
+
+
+def _soql(tools: Tools, query: str) -> list[dict[str, Any]]:
+    base = tools.server.base_url("salesforce")
+    body = (
+        httpx.get(f"{base}/services/data/v62.0/query", params={"q": query}, headers=SF_AUTH)
+        .raise_for_status()
+        .json()
+    )
+    records = list(body["records"])
+    while body.get("nextRecordsUrl"):
+        body = httpx.get(base + body["nextRecordsUrl"], headers=SF_AUTH).raise_for_status().json()
+        records += body["records"]
+    return records
+
+
+def test_deals_are_read_linked_to_their_company_and_stay_in_their_crm(tools: Tools) -> None:
+    first = sync(tools=TOOLS)
+    report = first.report
+    assert report.status == "completed", report.rows()
+    assert report.tool("hubspot", "deal").read > 0
+    assert report.tool("salesforce", "deal").read > 0
+    assert not [w for w in first.plan.writes if w.entity == "deal"], "deals were copied"
+
+    deals, companies, goldens = _links("deal"), _links("company"), _goldens("deal")
+    opportunities = _soql(tools, "SELECT Id, AccountId, Name, StageName, Amount FROM Opportunity")
+    assert opportunities
+    for opp in opportunities:
+        golden = goldens[deals[("salesforce", opp["Id"])]]
+        assert golden["company_id"] == companies[("salesforce", opp["AccountId"])]
+        assert golden["name"] == opp["Name"]
+        won = opp["StageName"] == "Closed Won"
+        assert (golden["status"] == "won") == won
+    assert {g["status"] for g in goldens.values()} <= {"open", "won", "lost", None}
+
+    settled = sync(tools=TOOLS).report
+    assert settled.written == 0, settled.rows()
+
+
+def test_the_same_deal_in_two_crms_is_one_golden_deal(tools: Tools) -> None:
+    sync(tools=TOOLS)
+    companies = _links("company")
+    (opp,) = _soql(tools, "SELECT Id, AccountId, Name, Amount, CloseDate FROM Opportunity LIMIT 1")
+    # A second copy of the deal, in Salesforce, under the same Account: a CRM migration
+    # leaves the same deal twice until someone cleans up.
+    created = httpx.post(
+        f"{tools.server.base_url('salesforce')}/services/data/v62.0/sobjects/Opportunity",
+        json={
+            "Name": opp["Name"],
+            "AccountId": opp["AccountId"],
+            "Amount": opp["Amount"],
+            "CloseDate": opp["CloseDate"],
+            "StageName": "Qualification",
+        },
+        headers=SF_AUTH,
+    ).raise_for_status()
+
+    again = sync(tools=TOOLS)
+
+    deals = _links("deal")
+    twin = created.json()["id"]
+    assert deals[("salesforce", twin)] == deals[("salesforce", opp["Id"])]
+    golden = _goldens("deal")[deals[("salesforce", twin)]]
+    assert golden["company_id"] == companies[("salesforce", opp["AccountId"])]
+    assert not [w for w in again.plan.writes if w.entity == "deal"]
