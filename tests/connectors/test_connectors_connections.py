@@ -53,7 +53,7 @@ def test_key_without_data_center_is_a_config_error() -> None:
 
 def test_unknown_tool() -> None:
     with pytest.raises(KeyError):
-        connection_from_env("salesforce", {})
+        connection_from_env("nosuchtool", {})
 
 
 def test_connection_repr_hides_secrets() -> None:
