@@ -94,7 +94,8 @@ def test_a_refused_association_fails_only_its_record(respx_mock: respx.MockRoute
 
     assert [o.ok for o in outcomes] == [True, True, False]
     assert outcomes[2].record_id == "103"
-    assert outcomes[2].error is not None and "companies 5009" in outcomes[2].error
+    assert outcomes[2].error is not None
+    assert "companies 5009" in outcomes[2].error
     assert "VALIDATION_ERROR" in outcomes[2].error
 
 
@@ -105,4 +106,5 @@ def test_no_association_call_when_no_company_is_asked(respx_mock: respx.MockRout
 
     outcomes = _writer().upsert("person", [WriteItem("b@acme.io", "102", {"firstname": "Bob"})])
 
-    assert outcomes[0].ok and not associate.called
+    assert outcomes[0].ok
+    assert not associate.called
