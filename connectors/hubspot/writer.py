@@ -257,10 +257,8 @@ def _refused_links(body: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for error in body.get("errors") or []:
         message = f"{error.get('category', 'ERROR')}: {error.get('message', 'rejected')}"
-        context = error.get("context") if isinstance(error.get("context"), dict) else {}
-        for values in context.values():
-            for value in values if isinstance(values, list) else [values]:
-                out[str(value)] = message
+        for value in _context_values(error.get("context")):
+            out[str(value)] = message
     return out
 
 
@@ -361,11 +359,17 @@ def _locate(trace: Any, by_trace: dict[str, int]) -> int | None:
 
 
 def _locate_by_context(context: Any, by_natural: dict[str, int]) -> int | None:
-    if not isinstance(context, dict):
-        return None
-    for values in context.values():
-        for value in values if isinstance(values, list) else [values]:
-            for candidate in (str(value), str(value).lower()):
-                if candidate in by_natural:
-                    return by_natural[candidate]
+    for value in _context_values(context):
+        for candidate in (str(value), str(value).lower()):
+            if candidate in by_natural:
+                return by_natural[candidate]
     return None
+
+
+def _context_values(context: Any) -> list[Any]:
+    """Every value of a HubSpot error ``context`` (``{name: [values]}``, or a single value)."""
+    if not isinstance(context, dict):
+        return []
+    return [
+        v for values in context.values() for v in (values if isinstance(values, list) else [values])
+    ]
