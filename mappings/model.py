@@ -13,12 +13,15 @@ __all__ = [
     "COMPANY_FIELDS",
     "DEAL_FIELDS",
     "ENTITIES",
+    "ID_SEPARATOR",
+    "MANY_REFERENCES",
     "PERSON_FIELDS",
     "REFERENCES",
     "Company",
     "Deal",
     "Person",
     "entity_fields",
+    "is_many_reference",
     "reference_target",
 ]
 
@@ -79,6 +82,9 @@ class Deal(BaseModel):
     status: str | None = None
     company_id: str | None = None
     """The unified id of the golden company the deal is with (a reference)."""
+    contact_ids: str | None = None
+    """The unified ids of the golden people on the deal, sorted and ``;``-joined (a reference
+    to many: each CRM holds its own person record ids, see ``MANY_REFERENCES``)."""
 
 
 PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
@@ -92,14 +98,25 @@ ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company, "d
 REFERENCES: dict[tuple[str, str], str] = {
     ("person", "company_id"): "company",
     ("deal", "company_id"): "company",
+    ("deal", "contact_ids"): "person",
 }
 """(entity, field) -> the entity the field points at. A tool maps it from and to its own
 record id of that entity; the golden record holds the golden id (``reconcile.refs``)."""
+
+MANY_REFERENCES: frozenset[tuple[str, str]] = frozenset({("deal", "contact_ids")})
+"""The references that hold a set of ids (``ID_SEPARATOR``-joined, sorted), not one."""
+
+ID_SEPARATOR = ";"
 
 
 def reference_target(entity: str, field: str) -> str | None:
     """The entity ``entity.field`` points at, None for a plain value."""
     return REFERENCES.get((entity, field))
+
+
+def is_many_reference(entity: str, field: str) -> bool:
+    """True when ``entity.field`` holds a set of references (``MANY_REFERENCES``)."""
+    return (entity, field) in MANY_REFERENCES
 
 
 def entity_fields(entity: str) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from pydantic import (
 
 from mappings.custom import CustomField, CustomFields, custom_fields_in, declared_custom_fields
 from mappings.errors import MappingConfigError, MappingError, shorten
-from mappings.model import ENTITIES, entity_fields, reference_target
+from mappings.model import ENTITIES, entity_fields, is_many_reference, reference_target
 from mappings.transforms import TRANSFORMS, TransformContext
 
 __all__ = [
@@ -242,10 +242,17 @@ class Mapping(BaseModel):
         return self
 
     def _check_ref(self, f: FieldMap) -> None:
-        """A reference field carries the tool's own record id of the entity it points at."""
-        if f.transform not in ("text", "number") or f.identity:
+        """A reference field carries the tool's own record id(s) of the entity it points at."""
+        target = reference_target(self.entity, f.unified)
+        if is_many_reference(self.entity, f.unified):
+            if f.transform != "id_list" or f.identity:
+                raise ValueError(
+                    f"field {f.unified!r} refers to a set of {target} records: it holds the "
+                    "tool's record ids (transform id_list, not identity)"
+                )
+        elif f.transform not in ("text", "number") or f.identity:
             raise ValueError(
-                f"field {f.unified!r} refers to a {reference_target(self.entity, f.unified)}: "
+                f"field {f.unified!r} refers to a {target}: "
                 "it holds the tool's record id (transform text or number, not identity)"
             )
 

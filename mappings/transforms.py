@@ -23,6 +23,7 @@ import phonenumbers
 
 from mappings.countries import COUNTRY_NAMES
 from mappings.errors import MappingError, shorten
+from mappings.idlists import canonical_ids, ids_out
 from mappings.scalars import (
     canonical_boolean,
     canonical_date,
@@ -453,6 +454,12 @@ TRANSFORMS: dict[str, Transform] = {
             "number",
             _dropping(lambda v, ctx: canonical_number(v)),
             lambda v, ctx: number_out(v, as_text=bool(ctx.options.get("as_text"))),
+        ),
+        # A set of record ids (a reference to many); ``key`` picks the id in a list of objects.
+        Transform(
+            "id_list",
+            _dropping(lambda v, ctx: canonical_ids(v, ctx.options.get("key"))),
+            lambda v, ctx: ids_out(v, as_numbers=bool(ctx.options.get("as_numbers"))),
         ),
         Transform("boolean", _dropping(lambda v, ctx: canonical_boolean(v)), _boolean_out),
         Transform(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mappings.idlists import join_ids, split_ids
 from mappings.spec import (
     UNIFIED_ID_KEY,
     external_id_payload,
@@ -21,7 +22,7 @@ from mappings.spec import (
     written_together,
 )
 from mappings.spec import Mapping as ToolMapping
-from reconcile.refs import PENDING, RefIndex, reference_fields, to_tool
+from reconcile.refs import PENDING, RefIndex, reachable, reference_fields, to_tool
 
 __all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
 
@@ -78,11 +79,9 @@ def _reachable(
 ) -> Mapping[str, str | None]:
     """``golden`` without the references ``mapping``'s tool holds no record for: a write must
     never point at a record that does not exist (it comes once the tool has one)."""
-    refers = reference_fields(mapping)
-    if not refers:
+    if not reference_fields(mapping):
         return golden
-    local = to_tool(mapping, golden, refs)
-    return {f: (None if f in refers and local.get(f) is None else v) for f, v in golden.items()}
+    return reachable(mapping, golden, refs)
 
 
 def _payload(
@@ -90,8 +89,15 @@ def _payload(
 ) -> dict[str, Any]:
     """The tool-shaped payload of golden ``values``: references as the tool's record ids (one a
     dry run would create first has none yet: its change is planned, its id left out)."""
-    local = {k: (None if v == PENDING else v) for k, v in to_tool(mapping, values, refs).items()}
+    local = {k: _without_pending(v) for k, v in to_tool(mapping, values, refs).items()}
     return from_unified(mapping, local, create=create)
+
+
+def _without_pending(value: str | None) -> str | None:
+    """A value with no id of a record this run would create first (a dry run has none)."""
+    if value is None or PENDING not in value:
+        return value
+    return join_ids(one for one in split_ids(value) if one != PENDING)
 
 
 def _update_for(

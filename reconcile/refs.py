@@ -13,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from mappings.model import reference_target
+from mappings.idlists import join_ids, split_ids
+from mappings.model import is_many_reference, reference_target
 from mappings.spec import Mapping as ToolMapping
 
-__all__ = ["PENDING", "RefIndex", "reference_fields", "referenced_entities", "to_golden", "to_tool"]
+__all__ = [
+    "PENDING",
+    "RefIndex",
+    "reachable",
+    "reference_fields",
+    "referenced_entities",
+    "to_golden",
+    "to_tool",
+]
 
 
 PENDING = "(created by this run)"
@@ -71,11 +80,37 @@ def _translate(
     values: Mapping[str, str | None],
     table: Mapping[tuple[str, str, str], str],
 ) -> dict[str, str | None]:
+    """References looked up in ``table``; a set keeps the members it finds (sorted again in
+    the new space), a single reference not found becomes None."""
     out = dict(values)
     for name, entity in reference_fields(mapping).items():
         value = out.get(name)
-        if value is not None:
+        if value is None:
+            continue
+        if is_many_reference(mapping.entity, name):
+            found = (table.get((entity, mapping.tool, one)) for one in split_ids(value))
+            out[name] = join_ids(one for one in found if one is not None)
+        else:
             out[name] = table.get((entity, mapping.tool, value))
+    return out
+
+
+def reachable(
+    mapping: ToolMapping, golden: Mapping[str, str | None], refs: RefIndex
+) -> dict[str, str | None]:
+    """``golden`` with only the references ``mapping``'s tool holds a record for: the values
+    a write can carry (it never points at a record that does not exist), so the values to
+    compare with what the tool holds. A set keeps its reachable members."""
+    out = dict(golden)
+    for name, entity in reference_fields(mapping).items():
+        value = out.get(name)
+        if value is None:
+            continue
+        kept = [one for one in split_ids(value) if (entity, mapping.tool, one) in refs.record_of]
+        if is_many_reference(mapping.entity, name):
+            out[name] = join_ids(kept)
+        else:
+            out[name] = value if kept else None
     return out
 
 
