@@ -1,9 +1,9 @@
 """Sets of record ids in one field (the people on a deal): one canonical text form.
 
-Tools hand them over as a list of ids (``["12", "7"]``), a list of objects (``[{"id": 12}]``,
-Salesforce's child rows) or one delimited string. The unified form is the sorted, unique ids
-joined by ``ID_SEPARATOR``, so two reads of the same set hash the same whatever order the tool
-lists them in.
+Tools hand them over as a list of ids (``["12", "7"]``), a list of objects (``[{"id": 12}]``),
+a list inside an object (child rows under ``records``) or one delimited string. The unified
+form is the sorted, unique ids joined by ``ID_SEPARATOR``, so two reads of the same set hash
+the same whatever order the tool lists them in.
 """
 
 from __future__ import annotations
@@ -41,15 +41,13 @@ def _one(item: object, key: str | None) -> str | None:
     raise MappingError(f"not a record id: {shorten(item)}")
 
 
-def canonical_ids(value: object, key: str | None = None) -> str | None:
-    """A tool's id set as the unified text; ``key`` names the id in a list of objects.
-
-    A list wrapped the way Salesforce wraps child rows (``{"records": [...]}``) is unwrapped.
-    """
+def canonical_ids(value: object, key: str | None = None, within: str | None = None) -> str | None:
+    """A tool's id set as the unified text; ``key`` names the id in a list of objects and
+    ``within`` the list's field when the tool wraps it in an object (``{"records": [...]}``)."""
+    if within is not None and isinstance(value, dict):
+        value = value.get(within)
     if value is None:
         return None
-    if isinstance(value, dict) and isinstance(value.get("records"), list):
-        value = value["records"]
     if isinstance(value, str):
         items: list[object] = [p for p in value.replace(",", ID_SEPARATOR).split(ID_SEPARATOR)]
     elif isinstance(value, list):

@@ -455,10 +455,13 @@ TRANSFORMS: dict[str, Transform] = {
             _dropping(lambda v, ctx: canonical_number(v)),
             lambda v, ctx: number_out(v, as_text=bool(ctx.options.get("as_text"))),
         ),
-        # A set of record ids (a reference to many); ``key`` picks the id in a list of objects.
+        # A set of record ids (a reference to many); ``key`` picks the id in a list of objects,
+        # ``within`` the list in a wrapping object.
         Transform(
             "id_list",
-            _dropping(lambda v, ctx: canonical_ids(v, ctx.options.get("key"))),
+            _dropping(
+                lambda v, ctx: canonical_ids(v, ctx.options.get("key"), ctx.options.get("within"))
+            ),
             lambda v, ctx: ids_out(v, as_numbers=bool(ctx.options.get("as_numbers"))),
         ),
         Transform("boolean", _dropping(lambda v, ctx: canonical_boolean(v)), _boolean_out),

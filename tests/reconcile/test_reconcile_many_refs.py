@@ -53,20 +53,26 @@ def _deal(person_ids: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("value", "key", "expected"),
+    ("value", "key", "within", "expected"),
     [
-        (["12", "7", "12"], None, "12;7"),
-        ([12, 7], None, "12;7"),
-        ("7, 12", None, "12;7"),
-        ({"records": [{"ContactId": "003b"}, {"ContactId": "003a"}]}, "ContactId", "003a;003b"),
-        ([], None, None),
-        (None, None, None),
+        (["12", "7", "12"], None, None, "12;7"),
+        ([12, 7], None, None, "12;7"),
+        ("7, 12", None, None, "12;7"),
+        ([{"id": 7}, {"id": None}], "id", None, "7"),
+        (
+            {"rows": [{"ContactId": "003b"}, {"ContactId": "003a"}]},
+            "ContactId",
+            "rows",
+            "003a;003b",
+        ),
+        ([], None, None, None),
+        (None, None, "rows", None),
     ],
 )
 def test_an_id_set_has_one_text_form_whatever_the_tool_sends(
-    value: object, key: str | None, expected: str | None
+    value: object, key: str | None, within: str | None, expected: str | None
 ) -> None:
-    assert canonical_ids(value, key) == expected
+    assert canonical_ids(value, key, within) == expected
 
 
 def test_a_deals_people_read_as_their_golden_ids_sorted() -> None:
