@@ -40,6 +40,7 @@ from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.salesforce.soql import SoqlError, parse_soql
 from sandbox.salesforce.store import (
     API_VERSION,
+    CHILD_RELATIONSHIPS,
     MERGEABLE,
     SOBJECTS,
     QueryCursor,
@@ -299,6 +300,7 @@ class _Routes:
                 "unique": f.unique,
                 "referenceTo": [f.reference_to] if f.reference_to else [],
                 "relationshipName": f.relationship,
+                "restrictedPicklist": f.type == "picklist" and f.restricted,
                 "picklistValues": [
                     {"value": v, "label": v, "active": True, "defaultValue": False}
                     for v in f.picklist
@@ -316,6 +318,11 @@ class _Routes:
                 "deletable": True,
                 "mergeable": d.name in MERGEABLE,
                 "fields": fields,
+                # what a parent-to-child subquery names in its FROM
+                "childRelationships": [
+                    {"childSObject": r.child, "field": r.field, "relationshipName": r.name}
+                    for r in CHILD_RELATIONSHIPS.get(d.name, {}).values()
+                ],
             }
         )
 

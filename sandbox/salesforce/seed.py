@@ -1,22 +1,31 @@
-"""Salesforce's share of the seeded world: Accounts, Contacts, Leads and Opportunities.
+"""Salesforce's share of the seeded world: Accounts, Contacts, Leads, Opportunities and the
+people on them (OpportunityContactRoles).
 
 ~35% of people are in Salesforce (``draw(p, "salesforce")``, independent of HubSpot's draw, so
 most of them are in HubSpot too); of those, ~85% are Contacts on their organization's Account
 and ~15% are unconverted Leads (company as free text). Mess: mostly work emails, some
 personal, ~2% duplicate Contacts (personal email, same name, phone typed differently),
 nicknames and sloppy names, phones typed every way, sparse fields. Every org with a Contact
-gets an Account and 0-3 Opportunities. Ids are Salesforce-shaped and derived from the row's
-position, so the same (people, seed) always gives the same ids.
+gets an Account and 0-3 Opportunities, each with 1-3 contact roles taken from its Account's
+Contacts (drawn from their own random stream, after everything else, so adding them left every
+other row as it was; the first role is the primary one). Ids are Salesforce-shaped and derived
+from the row's position, so the same (people, seed) always gives the same ids.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sandbox.salesforce.soql import parse_datetime_ms
-from sandbox.salesforce.store import STAGES, SObjectTable, record_id, sf_datetime
+from sandbox.salesforce.store import (
+    CONTACT_ROLES,
+    STAGES,
+    SObjectTable,
+    record_id,
+    sf_datetime,
+)
 from sandbox.state import SandboxState
 from sandbox.world import (
     COUNTRY_NAMES,
@@ -27,6 +36,7 @@ from sandbox.world import (
     nickname,
     random_phone_format,
     record_times,
+    tool_rng,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +52,7 @@ _STREAMS = {
     "contacts": "Contact",
     "leads": "Lead",
     "opportunities": "Opportunity",
+    "opportunity_contact_roles": "OpportunityContactRole",
 }
 _KINDS = ("New", "Renewal", "Upsell")
 _AUDIT = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp")
@@ -182,7 +193,35 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                 }
             )
             seed.truth[f"salesforce:opportunities:{opp_id}"] = world.orgs[org_index].id
+    _contact_roles(world, seed, contacts_of, account_of, next_id)
     return seed
+
+
+def _contact_roles(
+    world: PeopleWorld,
+    seed: ToolSeed,
+    contacts_of: dict[int, list[str]],
+    account_of: dict[int, str],
+    next_id: Callable[[str], str],
+) -> None:
+    """1-3 roles per Opportunity from its Account's Contacts, from a random stream of their own."""
+    rng = tool_rng(world.seed, "salesforce:contact-roles")
+    org_of = {account_id: org for org, account_id in account_of.items()}
+    for opp in seed.streams["opportunities"]:
+        contacts = contacts_of[org_of[opp["AccountId"]]]
+        people = rng.sample(contacts, min(len(contacts), rng.choice((1, 1, 2, 3))))
+        for position, contact_id in enumerate(people):
+            seed.streams["opportunity_contact_roles"].append(
+                {
+                    "Id": next_id("OpportunityContactRole"),
+                    "OpportunityId": opp["Id"],
+                    "ContactId": contact_id,
+                    "Role": rng.choice(CONTACT_ROLES) if rng.random() < 0.8 else None,
+                    "IsPrimary": position == 0,
+                    # added with the deal or soon after; SystemModstamp is the role's own
+                    **{k: opp[k] for k in ("CreatedDate", "LastModifiedDate", "SystemModstamp")},
+                }
+            )
 
 
 def _load_rows(table: SObjectTable, rows: list[dict[str, Any]]) -> None:

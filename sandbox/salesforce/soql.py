@@ -1,11 +1,14 @@
 """A SOQL subset: enough for connectors, strict enough to fail like Salesforce does.
 
-Supported: ``SELECT f1, f2, Rel.Field | COUNT() FROM Obj [WHERE cond] [ORDER BY f [ASC|DESC]
-[NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]``; conditions ``= != <> < <= > >= LIKE IN
-NOT IN`` joined by AND / OR / NOT with parentheses (mixing AND and OR needs parentheses, as in
-Salesforce). Literals: 'quoted strings' (backslash escapes), numbers, true/false, null, date
-(``2024-01-01``) and dateTime (``2024-01-01T00:00:00Z``, ``.000+0000``, ``+00:00``) literals,
-unquoted as Salesforce requires. Anything else is a ``MALFORMED_QUERY``.
+Supported: ``SELECT f1, f2, Rel.Field, (SELECT g1, ... FROM ChildRelationship [WHERE cond]
+[ORDER BY ...] [LIMIT n]) | COUNT() FROM Obj [WHERE cond] [ORDER BY f [ASC|DESC]
+[NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]``; a parenthesised subquery reads a parent's
+child rows through the relationship's plural name (one level deep in the sandbox). Conditions:
+``= != <> < <= > >= LIKE IN NOT IN`` joined by AND / OR / NOT with parentheses (mixing AND and
+OR needs parentheses, as in Salesforce). Literals: 'quoted strings' (backslash escapes),
+numbers, true/false, null, date (``2024-01-01``) and dateTime (``2024-01-01T00:00:00Z``,
+``.000+0000``, ``+00:00``) literals, unquoted as Salesforce requires. Anything else is a
+``MALFORMED_QUERY``.
 """
 
 from __future__ import annotations
@@ -63,7 +66,10 @@ class OrderItem:
 
 @dataclass
 class Query:
-    fields: list[str]
+    """A parsed statement; a parent-to-child subquery is a `Query` in `fields` whose `sobject`
+    is the child relationship's name (``OpportunityContactRoles``), not an sObject's."""
+
+    fields: list[str | Query]
     sobject: str
     where: Condition | Logical | None = None
     order: list[OrderItem] = field(default_factory=list)
@@ -234,20 +240,34 @@ class _Parser:
             raise SoqlError(f"unexpected token: '{text}'")
         return int(text)
 
-    def query(self) -> Query:
+    def select_item(self, *, nested: bool) -> str | Query:
+        if self.peek() != ("punct", "("):
+            return self.field_name()
+        if nested:
+            raise SoqlError(
+                "unexpected token: '(' (nested subqueries are not supported by the sandbox)"
+            )
+        self.next()
+        inner = self.query(nested=True)
+        self.expect_punct(")")
+        return inner
+
+    def query(self, *, nested: bool = False) -> Query:
         self.expect_kw("SELECT")
-        fields: list[str] = []
+        fields: list[str | Query] = []
         count_only = False
         if self.at_kw("COUNT"):
+            if nested:
+                raise SoqlError("unexpected token: 'COUNT' (not valid in a subquery)")
             self.next()
             self.expect_punct("(")
             self.expect_punct(")")
             count_only = True
         else:
-            fields.append(self.field_name())
+            fields.append(self.select_item(nested=nested))
             while self.peek() == ("punct", ","):
                 self.next()
-                fields.append(self.field_name())
+                fields.append(self.select_item(nested=nested))
         self.expect_kw("FROM")
         sobject = self.field_name()
         query = Query(fields, sobject, count_only=count_only)
@@ -275,12 +295,16 @@ class _Parser:
             self.next()
             query.limit = self.integer()
         if self.at_kw("OFFSET"):
+            if nested:
+                raise SoqlError(
+                    "unexpected token: 'OFFSET' (not supported in a subquery by the sandbox)"
+                )
             self.next()
             query.offset = self.integer()
             if query.offset > 2000:
                 raise SoqlError("Maximum SOQL offset allowed is 2000", "NUMBER_OUTSIDE_VALID_RANGE")
         tok = self.peek()
-        if tok is not None:
+        if tok is not None and not (nested and tok == ("punct", ")")):
             raise SoqlError(f"unexpected token: '{tok[1]}'")
         return query
 

@@ -1,9 +1,11 @@
-"""Salesforce sObjects (Account, Contact, Opportunity, Lead) in memory, with Salesforce's rules.
+"""Salesforce sObjects (Account, Contact, Opportunity, OpportunityContactRole, Lead) in memory,
+with Salesforce's rules.
 
 Kept apart from the routes so the seed loader and tests share the same rules: 18-character
 ids with the case-safe suffix, required fields, read-only audit fields, restricted picklists,
 External ID lookups, soft deletes (``IsDeleted``, seen by ``queryAll``) and server-side query
-cursors that expire. Callers hold `SandboxState.lock`.
+cursors that expire, parent-to-child subqueries through the child relationships' names
+(`CHILD_RELATIONSHIPS`). Callers hold `SandboxState.lock`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +23,12 @@ from sandbox.store import RecordStore
 
 __all__ = [
     "API_VERSION",
+    "CHILD_RELATIONSHIPS",
+    "CONTACT_ROLES",
     "MERGEABLE",
     "SOBJECTS",
+    "ChildRelationship",
+    "ChildSelect",
     "FieldDef",
     "QueryCursor",
     "SObjectDef",
@@ -53,6 +59,19 @@ STAGES = (
     "Closed Won",
     "Closed Lost",
 )
+CONTACT_ROLES = (
+    "Business User",
+    "Decision Maker",
+    "Economic Buyer",
+    "Economic Decision Maker",
+    "Evaluator",
+    "Executive Sponsor",
+    "Influencer",
+    "Technical Buyer",
+    "Other",
+)
+"""OpportunityContactRole.Role's values in a new org (admins edit them; the picklist is not
+restricted, so the API takes other values too)."""
 
 
 class SalesforceError(Exception):
@@ -111,10 +130,13 @@ class FieldDef:
     reference_to: str | None = None
     relationship: str | None = None
     picklist: tuple[str, ...] = ()
+    restricted: bool = True  # a picklist refusing values outside `picklist`
+    # The name the referenced sObject reads these rows by in a subquery (Account.Contacts).
+    child_relationship: str | None = None
 
 
-def _audit() -> list[FieldDef]:
-    return [
+def _audit(*, owned: bool = True) -> list[FieldDef]:
+    fields = [
         FieldDef("Id", "id", False, False),
         FieldDef("IsDeleted", "boolean", False, False),
         FieldDef("CreatedDate", "datetime", False, False),
@@ -122,8 +144,10 @@ def _audit() -> list[FieldDef]:
         FieldDef("LastModifiedDate", "datetime", False, False),
         FieldDef("LastModifiedById", "reference", False, False, reference_to="User"),
         FieldDef("SystemModstamp", "datetime", False, False),
-        FieldDef("OwnerId", "reference", reference_to="User"),
     ]
+    if owned:  # detail rows such as OpportunityContactRole have no owner of their own
+        fields.append(FieldDef("OwnerId", "reference", reference_to="User"))
+    return fields
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,9 @@ class SObjectDef:
     prefix: str
     fields: tuple[FieldDef, ...]
     name_field: str = "Name"
+    # False: a delete removes the row (OpportunityContactRole: its IsDeleted is set only when
+    # its Opportunity goes to the Recycle Bin, never by deleting the role itself).
+    soft_delete: bool = True
 
     def field(self, name: str) -> FieldDef | None:
         return self._by_lower.get(name.lower())
@@ -158,7 +185,13 @@ def _contact() -> SObjectDef:
         (
             *_audit(),
             FieldDef("MasterRecordId", "reference", False, False, reference_to="Contact"),
-            FieldDef("AccountId", "reference", reference_to="Account", relationship="Account"),
+            FieldDef(
+                "AccountId",
+                "reference",
+                reference_to="Account",
+                relationship="Account",
+                child_relationship="Contacts",
+            ),
             FieldDef("Salutation", "string"),
             FieldDef("FirstName", "string"),
             FieldDef("LastName", "string", required=True),
@@ -212,7 +245,13 @@ def _opportunity() -> SObjectDef:
         "006",
         (
             *_audit(),
-            FieldDef("AccountId", "reference", reference_to="Account", relationship="Account"),
+            FieldDef(
+                "AccountId",
+                "reference",
+                reference_to="Account",
+                relationship="Account",
+                child_relationship="Opportunities",
+            ),
             FieldDef("ContactId", "reference", reference_to="Contact", relationship="Contact"),
             FieldDef("Name", "string", required=True),
             FieldDef("StageName", "picklist", required=True, picklist=STAGES),
@@ -225,6 +264,40 @@ def _opportunity() -> SObjectDef:
             FieldDef("Description", "string"),
             FieldDef("Revsync_Unified_Id__c", "string", external_id=True, unique=True),
         ),
+    )
+
+
+def _opportunity_contact_role() -> SObjectDef:
+    """The people on a deal: one row per Contact and role (a Contact may appear twice, with
+    two roles); no Name, no owner, no custom fields."""
+    return SObjectDef(
+        "OpportunityContactRole",
+        "00K",
+        (
+            *_audit(owned=False),
+            # Set on create only: a role never moves to another Opportunity.
+            FieldDef(
+                "OpportunityId",
+                "reference",
+                updateable=False,
+                required=True,
+                reference_to="Opportunity",
+                relationship="Opportunity",
+                child_relationship="OpportunityContactRoles",
+            ),
+            FieldDef(
+                "ContactId",
+                "reference",
+                required=True,
+                reference_to="Contact",
+                relationship="Contact",
+                child_relationship="OpportunityContactRoles",
+            ),
+            FieldDef("Role", "picklist", picklist=CONTACT_ROLES, restricted=False),
+            FieldDef("IsPrimary", "boolean"),
+        ),
+        name_field="Id",
+        soft_delete=False,
     )
 
 
@@ -267,13 +340,48 @@ def _lead() -> SObjectDef:
 MERGEABLE = frozenset({"Account", "Contact", "Lead"})
 """The sObjects Salesforce can merge (Opportunities cannot)."""
 SOBJECTS: dict[str, SObjectDef] = {
-    d.name: d for d in (_account(), _contact(), _opportunity(), _lead())
+    d.name: d
+    for d in (_account(), _contact(), _opportunity(), _opportunity_contact_role(), _lead())
 }
+
+
+@dataclass(frozen=True)
+class ChildRelationship:
+    """A parent's way to its child rows: ``name`` is what a subquery's FROM says."""
+
+    name: str
+    child: str  # the child sObject
+    field: str  # the child's reference to the parent
+
+
+def _child_relationships() -> dict[str, dict[str, ChildRelationship]]:
+    table: dict[str, dict[str, ChildRelationship]] = {}
+    for child in SOBJECTS.values():
+        for fd in child.fields:
+            if fd.child_relationship and fd.reference_to:
+                rel = ChildRelationship(fd.child_relationship, child.name, fd.name)
+                table.setdefault(fd.reference_to, {})[fd.child_relationship.lower()] = rel
+    return table
+
+
+CHILD_RELATIONSHIPS = _child_relationships()
+"""Parent sObject -> lower-cased relationship name -> the child rows it reads."""
 
 
 def record_id(sobject: str, serial: int) -> str:
     """The deterministic 18-character id of the `serial`-th row of an sObject type."""
     return id18(SOBJECTS[sobject].prefix + "5g0" + _base62(serial, 9))
+
+
+@dataclass(frozen=True)
+class ChildSelect:
+    """A resolved subquery: its rows are read when the parent row is rendered."""
+
+    relationship: ChildRelationship
+    fields: tuple[str, ...]
+    predicate: Callable[[dict[str, Any]], bool] | None
+    order: tuple[tuple[str, bool, bool | None], ...]
+    limit: int | None
 
 
 @dataclass
@@ -282,7 +390,7 @@ class QueryCursor:
 
     locator: str
     sobject: str
-    fields: list[str]
+    fields: list[str | ChildSelect]
     keys: list[str]
     batch: int
     include_deleted: bool
@@ -337,7 +445,7 @@ def _coerce(fd: FieldDef, value: Any) -> Any:
                 "request may be missing a required field",
             )
         return text[:10]
-    if fd.type == "picklist" and fd.picklist and text not in fd.picklist:
+    if fd.type == "picklist" and fd.restricted and fd.picklist and text not in fd.picklist:
         raise SalesforceError(
             400,
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -463,8 +571,9 @@ class SObjectTable:
             LastModifiedDate=created_ms,
             LastModifiedById=SYSTEM_USER_ID,
             SystemModstamp=created_ms,
-            OwnerId=SYSTEM_USER_ID,
         )
+        if self.definition.field("OwnerId") is not None:
+            rec["OwnerId"] = SYSTEM_USER_ID
         for fd in self.definition.fields:
             if fd.type == "boolean" and rec[fd.name] is None:
                 rec[fd.name] = False
@@ -544,7 +653,11 @@ class SObjectTable:
         self._reindex(old, current)
 
     def delete(self, rec: dict[str, Any], now_ms: int) -> None:
-        """Soft delete: the row stays for ``queryAll`` with IsDeleted and a new SystemModstamp."""
+        """Soft delete: the row stays for ``queryAll`` with IsDeleted and a new SystemModstamp
+        (a hard delete for the types that never go to the Recycle Bin on their own)."""
+        if not self.definition.soft_delete:
+            self.discard(rec)
+            return
         rec["IsDeleted"] = True
         stamp = max(now_ms, rec["SystemModstamp"])
         rec["SystemModstamp"] = stamp
@@ -651,7 +764,12 @@ class SalesforceData:
                 "reference your WSDL or the describe call for the appropriate names.",
             ) from None
         definition = table.definition
-        fields = [self._select_field(definition, f) for f in query.fields]
+        fields = [
+            self._child_select(definition, f)
+            if isinstance(f, Query)
+            else self._select_field(definition, f)
+            for f in query.fields
+        ]
         predicate = _compile(definition, query.where) if query.where else None
         order = [
             (self._plain_field(definition, o.field), o.descending, o.nulls_last)
@@ -707,6 +825,26 @@ class SalesforceData:
         self.cursors.move_to_end(locator)
         return found
 
+    def _child_select(self, parent: SObjectDef, sub: Query) -> ChildSelect:
+        """Resolve ``(SELECT … FROM ChildRelationship …)`` against the parent's relationships."""
+        rel = CHILD_RELATIONSHIPS.get(parent.name, {}).get(sub.sobject.lower())
+        if rel is None:
+            raise SalesforceError(
+                400,
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{sub.sobject}' in FROM part of query call. "
+                "If you are attempting to use a custom relationship, be sure to append the "
+                "'__r' after the custom relationship name. Please reference your WSDL or the "
+                "describe call for the appropriate names.",
+            )
+        child = SOBJECTS[rel.child]
+        names = [self._select_field(child, f) for f in sub.fields if isinstance(f, str)]
+        order = tuple(
+            (self._plain_field(child, o.field), o.descending, o.nulls_last) for o in sub.order
+        )
+        predicate = _compile(child, sub.where) if sub.where else None
+        return ChildSelect(rel, tuple(names), predicate, order, sub.limit)
+
     def _select_field(self, definition: SObjectDef, name: str) -> str:
         if "." in name:
             rel, _, sub = name.partition(".")
@@ -748,6 +886,11 @@ class SalesforceData:
     ) -> tuple[list[dict[str, Any]], int]:
         """Records of one batch from `start`; returns (records, next start)."""
         table = self.tables[cursor.sobject]
+        children = {
+            f.relationship.name: self._children(f, cursor.include_deleted)
+            for f in cursor.fields
+            if isinstance(f, ChildSelect)
+        }
         out: list[dict[str, Any]] = []
         position = start
         while position < len(cursor.keys) and len(out) < cursor.batch:
@@ -755,16 +898,56 @@ class SalesforceData:
             position += 1
             if rec is None:
                 continue
-            out.append(self.project(table, rec, cursor.fields, version))
+            out.append(self.project(table, rec, cursor.fields, version, children))
         return out, position
 
+    def _children(self, sub: ChildSelect, include_deleted: bool) -> dict[str, list[dict[str, Any]]]:
+        """The subquery's rows by parent id: one pass over the child table per page."""
+        child = self.tables[sub.relationship.child]
+        keys = [
+            key
+            for key, rec in ((k, child.store.get(k)) for k in child.store.iter_keys())
+            if rec is not None
+            and (include_deleted or not rec["IsDeleted"])
+            and (sub.predicate is None or sub.predicate(rec))
+        ]
+        if sub.order:
+            keys = _sorted(child, keys, list(sub.order))
+        by_parent: dict[str, list[dict[str, Any]]] = {}
+        for key in keys:
+            rec = child.store.get(key) or {}
+            by_parent.setdefault(str(rec.get(sub.relationship.field)), []).append(rec)
+        return by_parent
+
+    def _nested(
+        self, sub: ChildSelect, rows: list[dict[str, Any]], version: str
+    ) -> dict[str, Any] | None:
+        """A child relationship as Salesforce renders it: a query result, null when empty."""
+        if sub.limit is not None:
+            rows = rows[: sub.limit]
+        if not rows:
+            return None
+        child = self.tables[sub.relationship.child]
+        records = [self.project(child, row, list(sub.fields), version) for row in rows]
+        return {"totalSize": len(records), "done": True, "records": records}
+
     def project(
-        self, table: SObjectTable, rec: dict[str, Any], fields: list[str], version: str
+        self,
+        table: SObjectTable,
+        rec: dict[str, Any],
+        fields: Sequence[str | ChildSelect],
+        version: str,
+        children: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     ) -> dict[str, Any]:
         definition = table.definition
         out: dict[str, Any] = {"attributes": attributes(definition.name, rec["Id"], version)}
         for name in fields:
-            if "." in name:
+            if isinstance(name, ChildSelect):
+                found = (children or {}).get(name.relationship.name)
+                if found is None:
+                    found = self._children(name, include_deleted=False)
+                out[name.relationship.name] = self._nested(name, found.get(rec["Id"], []), version)
+            elif "." in name:
                 rel, _, sub = name.partition(".")
                 ref = definition.relationship(rel)
                 assert ref is not None

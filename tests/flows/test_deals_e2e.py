@@ -1,6 +1,7 @@
 """Deals through the sync flow against the sandbox: read from each CRM, each golden deal points at
 its golden company, nothing is created in another CRM by default (deals feed the unified
-view), the next run writes nothing, and the same deal in two CRMs becomes one golden deal."""
+view), the next run writes nothing, the same deal in two CRMs becomes one golden deal, and a
+Salesforce deal's people are its OpportunityContactRoles' Contacts, as golden person ids."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flow_testkit import Tools
 from sqlmodel import Session, select
 
 from flows.sync import sync
+from mappings.idlists import join_ids, split_ids
 from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
 from state.db import engine_from_url
 from state.models import GoldenRecord, Link
@@ -94,3 +96,32 @@ def test_the_same_deal_in_two_crms_is_one_golden_deal(tools: Tools) -> None:
     golden = _goldens("deal")[deals[("salesforce", twin)]]
     assert golden["company_id"] == companies[("salesforce", opp["AccountId"])]
     assert not [w for w in again.plan.writes if w.entity == "deal"]
+
+
+def test_a_deal_carries_the_people_of_its_opportunity_contact_roles(tools: Tools) -> None:
+    first = sync(tools=TOOLS).report
+    assert first.status == "completed", first.rows()
+
+    deals, people, goldens = _links("deal"), _links("person"), _goldens("deal")
+    links_of: dict[str, int] = {}
+    for unified in deals.values():
+        links_of[unified] = links_of.get(unified, 0) + 1
+    opportunities = _soql(
+        tools, "SELECT Id, (SELECT ContactId FROM OpportunityContactRoles) FROM Opportunity"
+    )
+    checked = several = 0
+    for opp in opportunities:
+        unified = deals[("salesforce", opp["Id"])]
+        if links_of[unified] > 1:
+            continue  # the same deal in two CRMs: its people may come from the other one
+        roles = (opp["OpportunityContactRoles"] or {"records": []})["records"]
+        expected = join_ids(people[("salesforce", r["ContactId"])] for r in roles)
+        assert expected, f"{opp['Id']}: seeded without people, or its Contacts are not linked"
+        assert goldens[unified]["contact_ids"] == expected, opp["Id"]
+        checked += 1
+        several += len(split_ids(expected)) > 1
+    assert checked > 0
+    assert several > 0, "no deal with more than one person: the set is not exercised"
+
+    settled = sync(tools=TOOLS).report
+    assert settled.written == 0, settled.rows()

@@ -94,3 +94,26 @@ def test_describe_and_limits(sf: Salesforce) -> None:
     assert fields["Revsync_Unified_Id__c"]["externalId"] is True
     assert fields["SystemModstamp"]["updateable"] is False
     assert sf.limits()["DailyApiRequests"]["Max"] == 100_000
+
+
+def test_the_sdk_creates_roles_and_reads_them_in_a_subquery(sf: Salesforce) -> None:
+    opp = sf.Opportunity.create(
+        {"Name": "Acme - New", "StageName": "Prospecting", "CloseDate": "2025-06-30"}
+    )["id"]
+    lone = sf.Opportunity.create(
+        {"Name": "Zeta - New", "StageName": "Prospecting", "CloseDate": "2025-06-30"}
+    )["id"]
+    contact = sf.Contact.create({"LastName": "Lovelace"})["id"]
+    role = sf.OpportunityContactRole.create(
+        {"OpportunityId": opp, "ContactId": contact, "Role": "Economic Buyer", "IsPrimary": True}
+    )
+    assert role["success"] is True
+    rows = sf.query_all(
+        "SELECT Id, (SELECT ContactId, Role FROM OpportunityContactRoles) FROM Opportunity "
+        "ORDER BY Name"
+    )["records"]
+    assert [r["Id"] for r in rows] == [opp, lone]
+    nested = rows[0]["OpportunityContactRoles"]
+    assert (nested["totalSize"], nested["done"]) == (1, True)
+    assert [(r["ContactId"], r["Role"]) for r in nested["records"]] == [(contact, "Economic Buyer")]
+    assert rows[1]["OpportunityContactRoles"] is None
