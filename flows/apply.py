@@ -89,9 +89,16 @@ def apply_writes(
     conn = resolve_connection(tool)
     client = build_client(conn, limiter=budgeted_limiter(tool, priority))
     writer = writer_for(conn, client)
-    batches = _chunks(writes, APPLY_BATCH)
+    # One record type per batch (a CRM's leads beside its contacts): each has its section.
+    kinds = sorted({w.record_type or "" for w in writes})
+    batches = [
+        batch
+        for kind in kinds
+        for batch in _chunks([w for w in writes if (w.record_type or "") == kind], APPLY_BATCH)
+    ]
     try:
         for done, batch in enumerate(batches, start=1):
+            section = mapping.of_type(batch[0].record_type)
             with session_scope(engine) as session:
                 entry_ids = plan_writes(
                     session,
@@ -115,7 +122,7 @@ def apply_writes(
                 for w in batch
             ]
             try:
-                outcomes = upsert_isolating(writer, mapping.entity, items)
+                outcomes = upsert_isolating(writer, section.write_entity, items)
             except WriteFailed as exc:
                 if exc.error_class is ErrorClass.FATAL:
                     # Auth, scopes, configuration: every record would fail alike. Stop the run
@@ -134,7 +141,7 @@ def apply_writes(
                 ]
             for hook in after_remote_write:
                 hook(tool, outcomes)
-            _record(engine, run_id, tool, mapping, batch, entry_ids, outcomes, known, result)
+            _record(engine, run_id, tool, section, batch, entry_ids, outcomes, known, result)
             if progress is not None:
                 progress.fraction(done, len(batches))
     finally:

@@ -42,7 +42,8 @@ class Extracted:
 
 def _requested(tool: str, stream: str) -> tuple[str, ...]:
     """The tool fields the mapping sections reading ``stream`` need."""
-    wanted = [requested_fields(m) for m in load_mappings(tool).values() if m.stream == stream]
+    sections = [k for m in load_mappings(tool).values() for k in m.all_types()]
+    wanted = [requested_fields(k) for k in sections if k.stream == stream]
     return tuple(dict.fromkeys(f for fields in wanted for f in fields))
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from connectors.errors import ConfigError
+from connectors.providers import providers
 from connectors.registry import capabilities, tools
 from flows.apply import apply_writes
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
@@ -207,7 +208,12 @@ def plan_writes(
     refs: RefIndex | None = None,
 ) -> Plan:
     never = {m.tool for m in mappings if capabilities(m.tool, m.entity).create == "never"}
-    return build_plan({uid: g.values for uid, g in goldens.items()}, links, mappings, never, refs)
+    linked = {v.tool for views in links.values() for v in views}
+    known = providers()
+    categories = {tool: known[tool].category for tool in linked if tool in known}
+    return build_plan(
+        {uid: g.values for uid, g in goldens.items()}, links, mappings, never, refs, categories
+    )
 
 
 @task(name="persist", task_run_name="persist-{entity}", cache_policy=NO_CACHE)
@@ -350,31 +356,47 @@ def _read_all(
     reads = _Reads()
     priority = priority_for(mode)
     share = 1.0 / max(len(mappings), 1)
-    for i, (tool, mapping) in enumerate(mappings.items()):
-        with session_scope(engine) as session:
-            cursor = None if mode == "backfill" else load_cursor(session, tool, mapping.stream)
-        extracted = extract_stream(
-            tool, mapping.stream, cursor, priority, progress.part(i * share, (i + 1) * share)
-        )
-        if extracted.fatal and extracted.error_exc is not None:
-            raise extracted.error_exc  # a wrong token or scope: nothing later can succeed
-        counts = report.tool(tool, mapping.entity)
-        counts.read = len(extracted.records)
-        counts.read_error = extracted.error
-        tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
-        m = map_records(tool, mapping, extracted.records, tool_hashes, refs)
-        reads.mapped[tool] = m
-        reads.merges[tool] = vendor_merges(mapping, extracted.records)
-        counts.invalid = len(m.invalid)
-        counts.unchanged = m.unchanged
-        counts.passed_over = m.passed_over
-        counts.gone = len(m.gone)
-        counts.changed = len(m.changed)
-        if extracted.error is None and extracted.checkpoint is not None:
-            reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
-        if not dry_run:
-            _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
-        report.dead_letters += len(m.invalid)
+    for i, (tool, main) in enumerate(mappings.items()):
+        kinds = main.all_types()
+        span = progress.part(i * share, (i + 1) * share)
+        counts = report.tool(tool, main.entity)
+        counts.read = 0
+        errors: list[str] = []
+        mapped = Mapped()
+        merges: dict[str, list[str]] = {}
+        for k, mapping in enumerate(kinds):
+            with session_scope(engine) as session:
+                cursor = None if mode == "backfill" else load_cursor(session, tool, mapping.stream)
+            extracted = extract_stream(
+                tool,
+                mapping.stream,
+                cursor,
+                priority,
+                span.part(k / len(kinds), (k + 1) / len(kinds)),
+            )
+            if extracted.fatal and extracted.error_exc is not None:
+                raise extracted.error_exc  # a wrong token or scope: nothing later can succeed
+            counts.read += len(extracted.records)
+            if extracted.error is not None:
+                errors.append(extracted.error)
+            tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
+            m = map_records(tool, mapping, extracted.records, tool_hashes, refs)
+            mapped.absorb(m)
+            for survivor, ids in vendor_merges(mapping, extracted.records).items():
+                merges.setdefault(survivor, []).extend(ids)
+            if extracted.error is None and extracted.checkpoint is not None:
+                reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
+            if not dry_run:
+                _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
+        reads.mapped[tool] = mapped
+        reads.merges[tool] = merges
+        counts.read_error = " | ".join(errors) or None
+        counts.invalid = len(mapped.invalid)
+        counts.unchanged = mapped.unchanged
+        counts.passed_over = mapped.passed_over
+        counts.gone = len(mapped.gone)
+        counts.changed = len(mapped.changed)
+        report.dead_letters += len(mapped.invalid)
     return reads
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "UNIFIED_ID_KEY",
     "Condition",
     "Constant",
+    "CreatePolicy",
     "FieldMap",
     "MappedRecord",
     "Mapping",
@@ -52,6 +53,7 @@ __all__ = [
     "mapped_tools",
     "mappings_dir",
     "merged_ids",
+    "merged_into",
     "parse_mapping",
     "parse_mapping_file",
     "read_back",
@@ -119,6 +121,16 @@ class Constant(BaseModel):
     when: Literal["create", "always"] = "create"
 
 
+class CreatePolicy(BaseModel):
+    """When a create takes this record type rather than the section's main one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    known_only_to: tuple[str, ...] = Field(min_length=1)
+    """Tool categories (``emailing``...): a golden record linked only in tools of these
+    categories is created as this type (a person known only to marketing is a CRM's lead)."""
+
+
 class Condition(BaseModel):
     """True for a record whose ``field`` (dotted path as read) equals ``equals``."""
 
@@ -176,6 +188,43 @@ class Mapping(BaseModel):
     custom_fields: tuple[CustomField, ...] = ()
     """Unified fields this file adds to the entity (``mappings.custom``); every tool's file
     may then map them."""
+    merged_into_field: str | list[str] | None = None
+    """Where a record names the record it became (a converted lead's contact, a merged-away
+    record's master; a list is tried in order): read, the link follows it there, like a merge
+    the tool made."""
+    record_type: str | None = None
+    """This section's name under its main section's ``record_types`` (None for the main one);
+    also the entity name its writes are addressed to in the tool's writer."""
+    id_prefix: str | None = None
+    """Records of this type are those whose id starts so (a CRM's key prefix per object)."""
+    create_when: CreatePolicy | None = None
+    """When a create takes this type (``record_types`` only); otherwise the main one."""
+    record_types: tuple[Mapping, ...] = ()
+    """Other record types of the same entity in the same tool (a CRM's leads beside its
+    contacts): own stream and fields, one golden record across them; see ``for_record``."""
+
+    def all_types(self) -> tuple[Mapping, ...]:
+        """This section and its record types: every stream the entity is read from."""
+        return (self, *self.record_types)
+
+    def for_record(self, record_id: str) -> Mapping:
+        """The record type a record of this tool is, by its id."""
+        for kind in self.record_types:
+            if kind.id_prefix is not None and record_id.startswith(kind.id_prefix):
+                return kind
+        return self
+
+    def of_type(self, record_type: str | None) -> Mapping:
+        """The section of ``record_type`` (None: the main one)."""
+        for kind in self.all_types():
+            if kind.record_type == record_type:
+                return kind
+        raise KeyError(f"{self.tool} {self.entity} has no record type {record_type!r}")
+
+    @property
+    def write_entity(self) -> str:
+        """What the writer is told it writes: the record type, else the entity."""
+        return self.record_type or self.entity
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +271,7 @@ class Mapping(BaseModel):
                     f"write_root {self.write_root!r}"
                 )
         self._check_composites()
+        self._check_record_types()
         if self.natural_key == UNIFIED_ID_KEY:
             if self.external_id_field is None:
                 raise ValueError("natural_key unified_id needs an external_id_field to write it to")
@@ -255,6 +305,23 @@ class Mapping(BaseModel):
                 f"field {f.unified!r} refers to a {target}: "
                 "it holds the tool's record id (transform text or number, not identity)"
             )
+
+    def _check_record_types(self) -> None:
+        """A record type is told apart by its id prefix and reads its own stream; only record
+        types have create policies, and they do not nest."""
+        if self.record_type is None and (self.id_prefix or self.create_when):
+            raise ValueError("id_prefix and create_when belong to sections under record_types")
+        streams = {self.stream}
+        for kind in self.record_types:
+            if kind.record_types:
+                raise ValueError(f"record type {kind.record_type!r} has record_types of its own")
+            if not kind.id_prefix:
+                raise ValueError(f"record type {kind.record_type!r} needs an id_prefix")
+            if kind.entity != self.entity or kind.stream in streams:
+                raise ValueError(
+                    f"record type {kind.record_type!r} must read another stream of {self.entity}"
+                )
+            streams.add(kind.stream)
 
     def _check_composites(self) -> None:
         """Fields sharing a composite tool field (first and last name into one ``name``) each
@@ -369,8 +436,32 @@ def parse_mapping_file(
             )
         declared_custom_fields(str(entity), section, f"{tool}.yaml")
         known = (custom or {}).get(str(entity), {})
-        out[str(entity)] = parse_mapping(tool, {"entity": entity, **section}, known)
+        kinds = _record_types(tool, str(entity), section.get("record_types"), known)
+        main = {k: v for k, v in section.items() if k != "record_types"}
+        if kinds:
+            main["record_types"] = kinds
+        out[str(entity)] = parse_mapping(tool, {"entity": entity, **main}, known)
     return out
+
+
+def _record_types(
+    tool: str, entity: str, document: object, known: dict[str, CustomField]
+) -> tuple[Mapping, ...]:
+    """The sections under an entity's ``record_types``: name -> section, each parsed alone."""
+    if document is None:
+        return ()
+    if not isinstance(document, dict):
+        raise MappingConfigError(f"mapping for {tool!r}: {entity}.record_types must be a mapping")
+    kinds: list[Mapping] = []
+    for name, section in document.items():
+        if not isinstance(section, dict):
+            raise MappingConfigError(
+                f"mapping for {tool!r}: record type {name!r} must be a YAML mapping"
+            )
+        kinds.append(
+            parse_mapping(tool, {"entity": entity, **section, "record_type": str(name)}, known)
+        )
+    return tuple(kinds)
 
 
 @cache
@@ -514,6 +605,21 @@ def is_included(m: Mapping, raw: dict[str, Any]) -> bool:
     if m.only_when is None or not isinstance(raw, dict):
         return True
     return _holds(m.only_when, raw)
+
+
+def merged_into(m: Mapping, raw: dict[str, Any]) -> str | None:
+    """The id of the record this one became (``merged_into_field``), None when it did not."""
+    if m.merged_into_field is None or not isinstance(raw, dict):
+        return None
+    paths = [m.merged_into_field] if isinstance(m.merged_into_field, str) else m.merged_into_field
+    for path in paths:
+        value = _get(raw, path)
+        if value is _MISSING or value is None or isinstance(value, dict | list | bool):
+            continue
+        text = str(value).strip()
+        if text:
+            return text
+    return None
 
 
 def merged_ids(m: Mapping, raw: dict[str, Any]) -> tuple[str, ...]:

@@ -36,6 +36,15 @@ class Mapped:
     """Records of the stream that are not this entity's (``only_when``: a helpdesk's agents)."""
     invalid: list[Invalid] = field(default_factory=list)
 
+    def absorb(self, other: Mapped) -> None:
+        """Add another stream's outcome of the same tool and entity (a CRM's leads)."""
+        self.changed += other.changed
+        self.gone += other.gone
+        self.hashes.update(other.hashes)
+        self.unchanged += other.unchanged
+        self.passed_over += other.passed_over
+        self.invalid += other.invalid
+
 
 def link_hash(mapping: ToolMapping, values: Mapping[str, str | None]) -> str:
     """Hash of a tool record's unified values over every field the tool's mapping reads."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mappings.spec import Mapping as ToolMapping
-from mappings.spec import merged_ids
+from mappings.spec import merged_ids, merged_into
 from matching.model import MatchResult
 from reconcile.plan import LinkView
 
@@ -58,13 +58,18 @@ def vendor_merges(mapping: ToolMapping, raws: Iterable[dict[str, Any]]) -> dict[
     even when the values are not.
     """
     out: dict[str, list[str]] = {}
-    if mapping.merged_ids_field is None:
+    if mapping.merged_ids_field is None and mapping.merged_into_field is None:
         return out
     for raw in raws:
-        ids = merged_ids(mapping, raw)
         record_id = raw.get(mapping.id_field) if isinstance(raw, dict) else None
-        if ids and record_id is not None:
+        if record_id is None:
+            continue
+        ids = merged_ids(mapping, raw)
+        if ids:
             out.setdefault(str(record_id), []).extend(ids)
+        into = merged_into(mapping, raw)  # a record that names what it became (a converted lead)
+        if into is not None and into != str(record_id):
+            out.setdefault(into, []).append(str(record_id))
     return out
 
 

@@ -24,7 +24,15 @@ from mappings.spec import (
 from mappings.spec import Mapping as ToolMapping
 from reconcile.refs import PENDING, RefIndex, reachable, reference_fields, to_tool
 
-__all__ = ["FieldChange", "LinkView", "Plan", "PlannedWrite", "Skipped", "build_plan"]
+__all__ = [
+    "FieldChange",
+    "LinkView",
+    "Plan",
+    "PlannedWrite",
+    "Skipped",
+    "build_plan",
+    "type_for_create",
+]
 
 
 class FieldChange(BaseModel):
@@ -43,6 +51,8 @@ class PlannedWrite(BaseModel):
     natural_key: str
     changes: dict[str, FieldChange]
     payload: dict[str, Any]
+    record_type: str | None = None
+    """The tool's record type written (a CRM's lead), None for the entity's main one."""
 
 
 class Skipped(BaseModel):
@@ -151,6 +161,7 @@ def _update_for(
         natural_key=str(own_key),
         changes=changes,
         payload=payload,
+        record_type=mapping.record_type,
     )
 
 
@@ -184,7 +195,18 @@ def _create_for(
         payload=_merge_payload(
             _payload(mapping, values, refs, create=True), external_id_payload(mapping, unified_id)
         ),
+        record_type=mapping.record_type,
     )
+
+
+def type_for_create(mapping: ToolMapping, known_to: Collection[str]) -> ToolMapping:
+    """The record type a create in ``mapping``'s tool takes, for a golden record linked in
+    tools of the categories ``known_to`` (a person known only to marketing is a lead)."""
+    for kind in mapping.record_types:
+        policy = kind.create_when
+        if policy is not None and known_to and set(known_to) <= set(policy.known_only_to):
+            return kind
+    return mapping
 
 
 def _merge_payload(payload: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +226,7 @@ def build_plan(
     mappings: Iterable[ToolMapping],
     never_creates: Collection[str] = (),
     refs: RefIndex | None = None,
+    categories: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan the writes that bring every tool in line with the given golden records.
 
@@ -213,23 +236,27 @@ def build_plan(
     values differ from the golden ones gets an update of just those fields. Tools in
     `never_creates` (their connector cannot create records) and mappings with `creates: false`
     get updates only. ``refs`` turns references (a person's company) into each tool's own
-    record ids; one the tool holds no record for is left out of its writes.
+    record ids; one the tool holds no record for is left out of its writes. A tool's record
+    types (a CRM's leads) are written each with its own section; a create takes the type whose
+    ``create_when`` the golden's linked tools' ``categories`` (tool -> category) satisfy.
     """
     plan = Plan()
     refs = refs or RefIndex()
+    categories = categories or {}
     tool_mappings = list(mappings)
     for unified_id in sorted(goldens):
         linked = list(links.get(unified_id, ()))
+        values = goldens[unified_id]
         for mapping in tool_mappings:
-            golden = _reachable(mapping, goldens[unified_id], refs)
             own = sorted((v for v in linked if v.tool == mapping.tool), key=lambda v: v.record_id)
-            items: list[PlannedWrite | Skipped | None]
-            if own:
-                items = [_update_for(mapping, unified_id, golden, view, refs) for view in own]
-            elif mapping.creates and mapping.tool not in never_creates:
-                items = [_create_for(mapping, unified_id, golden, refs)]
-            else:
-                items = []
+            items: list[PlannedWrite | Skipped | None] = []
+            for view in own:
+                kind = mapping.for_record(view.record_id)
+                golden = _reachable(kind, values, refs)
+                items.append(_update_for(kind, unified_id, golden, view, refs))
+            if not own and mapping.creates and mapping.tool not in never_creates:
+                kind = type_for_create(mapping, {categories.get(v.tool, "") for v in linked})
+                items.append(_create_for(kind, unified_id, _reachable(kind, values, refs), refs))
             for item in items:
                 if isinstance(item, PlannedWrite):
                     plan.writes.append(item)

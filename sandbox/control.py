@@ -17,6 +17,7 @@ from starlette.routing import Route, Router
 from sandbox.faults import fault_from_json
 from sandbox.hubspot.store import HubSpotError
 from sandbox.mailchimp.store import MailchimpError
+from sandbox.salesforce.store import SalesforceError
 from sandbox.state import SandboxState
 from sandbox.world import ALL_TOOLS, TOOL_SEEDERS, generate_world, load_world
 
@@ -142,6 +143,21 @@ def control_app(state: SandboxState) -> Router:
             except MailchimpError as err:
                 return _bad(err.detail, err.status)
 
+    async def salesforce_convert_lead(request: Request) -> Response:
+        """What a user's "Convert" in Salesforce does (the REST API has no lead conversion)."""
+        body = await _body(request)
+        into = body.get("contact_id") if isinstance(body, dict) else None
+        data = state.salesforce
+        with state.lock:
+            lead = data.table("Lead").get(request.path_params["lead_id"])
+            if lead is None:
+                return _bad("no such lead", 404)
+            try:
+                contact = data.convert_lead(lead, state.now_ms(), contact_id=into)
+            except SalesforceError as err:
+                return _bad(err.message, err.status)
+            return JSONResponse({"lead_id": lead["Id"], "contact_id": contact["Id"]})
+
     async def health(request: Request) -> Response:
         with state.lock:
             return JSONResponse(
@@ -165,5 +181,6 @@ def control_app(state: SandboxState) -> Router:
             Route("/requests", requests_log, methods=["GET"]),
             Route("/hubspot/{object_type}/{object_id}", hubspot_edit, methods=["PATCH"]),
             Route("/mailchimp/members/{member}", mailchimp_edit, methods=["PATCH"]),
+            Route("/salesforce/leads/{lead_id}/convert", salesforce_convert_lead, methods=["POST"]),
         ]
     )

@@ -63,6 +63,7 @@ class _SObject:
 _CONTACT = _SObject("Contact")
 _ACCOUNT = _SObject("Account")
 _OPPORTUNITY = _SObject("Opportunity")
+_LEAD = _SObject("Lead")
 _ENTITY_SOBJECTS = {
     "person": _CONTACT,
     "contact": _CONTACT,
@@ -73,6 +74,8 @@ _ENTITY_SOBJECTS = {
     "deal": _OPPORTUNITY,
     "opportunity": _OPPORTUNITY,
     "opportunities": _OPPORTUNITY,
+    "lead": _LEAD,
+    "leads": _LEAD,
 }
 
 _Indexed = Sequence[tuple[int, WriteItem]]
@@ -89,7 +92,8 @@ class SalesforceWriter(HttpWriter):
         super().__init__(conn, client, batch_size=batch_size)
 
     def upsert(self, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
-        """``person`` (Contacts) or ``company`` (Accounts): unlinked items upserted by
+        """``person`` (Contacts), ``lead``, ``company`` (Accounts) or ``deal``
+        (Opportunities): unlinked items upserted by
         ``Revsync_Unified_Id__c``, linked ones updated by Id; one outcome per item, in order."""
         sobject = _sobject(entity)
         outcomes: dict[int, WriteOutcome] = {}

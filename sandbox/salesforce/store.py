@@ -718,6 +718,43 @@ class SalesforceData:
         table.delete(loser, now_ms)
         table.touch(master, now_ms, old)
 
+    def convert_lead(
+        self, lead: dict[str, Any], now_ms: int, *, contact_id: str | None = None
+    ) -> dict[str, Any]:
+        """A Lead converted as a user does it in Salesforce: into an existing Contact, or a new
+        Contact (and Account, named after the Lead's Company) with the Lead's values. The Lead
+        stays, read-only, with IsConverted, ConvertedContactId/AccountId and a converted
+        status. Answers the Contact."""
+        if lead["IsConverted"]:
+            raise SalesforceError(400, "INVALID_STATUS", "This lead was already converted.")
+        contacts, accounts = self.table("Contact"), self.table("Account")
+        if contact_id is not None:
+            contact = contacts.get(contact_id)
+            if contact is None:
+                raise SalesforceError(404, "NOT_FOUND", f"no Contact {contact_id}")
+        else:
+            account = accounts.create({"Name": lead.get("Company") or lead["LastName"]}, now_ms)
+            values = {
+                "AccountId": account["Id"],
+                "FirstName": lead.get("FirstName"),
+                "LastName": lead["LastName"],
+                "Email": lead.get("Email"),
+                "Phone": lead.get("Phone"),
+                "Title": lead.get("Title"),
+                "MailingCity": lead.get("City"),
+                "MailingCountry": lead.get("Country"),
+            }
+            contact = contacts.create({k: v for k, v in values.items() if v}, now_ms)
+        old = dict(lead)
+        lead.update(
+            IsConverted=True,
+            ConvertedContactId=contact["Id"],
+            ConvertedAccountId=contact.get("AccountId"),
+            Status="Closed - Converted",
+        )
+        self.table("Lead").touch(lead, now_ms, old)
+        return contact
+
     def table(self, name: str) -> SObjectTable:
         for key, table in self.tables.items():
             if key.lower() == name.lower():
