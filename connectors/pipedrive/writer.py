@@ -3,8 +3,8 @@
 Pipedrive has no batch writes, no upsert and no idempotency key, and allows duplicates. So an
 unlinked record is looked up before it is created: first by the revsync id custom field (its
 key is a connection option, since Pipedrive keys custom fields by a per-account hash), then by
-the entity's natural key where it has one (a person's email, an organization's exact name),
-through v2 search with ``exact_match=true``. Found, it is PATCHed (and given the revsync id);
+the entity's natural key where it has one (a person's email; an organization's exact name
+only when no revsync id field is configured), through v2 search with ``exact_match=true``. Found, it is PATCHed (and given the revsync id);
 not found, POSTed with the revsync id, so a create replayed after a crash (Pipedrive made the
 record, we never stored its id) finds it. Linked records (known ``record_id``) are PATCHed by
 id. A refused record is an ``ok=False`` outcome carrying Pipedrive's own ``error`` text.
@@ -163,7 +163,10 @@ class PipedriveWriter(HttpWriter):
                 item.key if "@" in item.key else None
             )
             return self._search_email(email.lower()) if email else None
-        if kind.name_field:
+        if kind.name_field and not field_key:
+            # Only without the revsync id field: with it, a create's replay is found by the id,
+            # and an organization of the same name is another golden company's (every record
+            # read is linked to one), often a lookalike that a PATCH would overwrite.
             name = _text(item.properties.get(kind.name_field))
             if name:
                 wanted = name.casefold()
