@@ -4,10 +4,11 @@ Pipedrive has no batch writes, no upsert and no idempotency key, and allows dupl
 unlinked record is looked up before it is created: first by the revsync id custom field (its
 key is a connection option, since Pipedrive keys custom fields by a per-account hash), then by
 the entity's natural key where it has one (a person's email; an organization's exact name
-only when no revsync id field is configured), through v2 search with ``exact_match=true``. Found, it is PATCHed (and given the revsync id);
-not found, POSTed with the revsync id, so a create replayed after a crash (Pipedrive made the
-record, we never stored its id) finds it. Linked records (known ``record_id``) are PATCHed by
-id. A refused record is an ``ok=False`` outcome carrying Pipedrive's own ``error`` text.
+only when no revsync id field is configured), through v2 search with ``exact_match=true``.
+Found, it is PATCHed (and given the revsync id); not found, POSTed with the revsync id, so a
+create replayed after a crash (Pipedrive made the record, we never stored its id) finds it.
+Linked records (known ``record_id``) are PATCHed by id. A refused record is an ``ok=False``
+outcome carrying Pipedrive's own ``error`` text.
 
 The mapping reads flat fields the manifest adds (``connectors/pipedrive/components.py``);
 this module turns them back into Pipedrive's shapes: ``primary_email``/``primary_phone`` into
