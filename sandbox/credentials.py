@@ -14,7 +14,10 @@ __all__ = [
     "SANDBOX_MAILCHIMP_DC",
     "SANDBOX_MAILCHIMP_KEY",
     "SANDBOX_MAILCHIMP_LIST_ID",
+    "SANDBOX_PIPEDRIVE_DEAL_UNIFIED_ID_FIELD",
     "SANDBOX_PIPEDRIVE_OAUTH_TOKEN",
+    "SANDBOX_PIPEDRIVE_ORG_UNIFIED_ID_FIELD",
+    "SANDBOX_PIPEDRIVE_PERSON_UNIFIED_ID_FIELD",
     "SANDBOX_PIPEDRIVE_TOKEN",
     "SANDBOX_SALESFORCE_CLIENT_ID",
     "SANDBOX_SALESFORCE_CLIENT_SECRET",
@@ -36,6 +39,11 @@ SANDBOX_SALESFORCE_REFRESH_TOKEN = "5Aep861sandbox.revsync.salesforce.refresh.to
 # Pipedrive API token (header `x-api-token` or `?api_token=`) and an OAuth bearer token.
 SANDBOX_PIPEDRIVE_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 SANDBOX_PIPEDRIVE_OAUTH_TOKEN = "v1u:sandbox-pipedrive-oauth-token-0000"
+# The keys of the sandbox company's revsync id custom fields (Pipedrive keys custom fields by
+# 40-character hashes, one per account and field).
+SANDBOX_PIPEDRIVE_PERSON_UNIFIED_ID_FIELD = "fbd7b9ff21113724c50480e4786772f21cfad28e"
+SANDBOX_PIPEDRIVE_ORG_UNIFIED_ID_FIELD = "a2a0f75419ac8fd0a91ef213053fee310da7e499"
+SANDBOX_PIPEDRIVE_DEAL_UNIFIED_ID_FIELD = "6197d2728bd8c9f2699fceba98a0d6d833ce5dfd"
 # A private app granted only crm.objects.*.read: writes answer 403 MISSING_SCOPES.
 SANDBOX_HUBSPOT_READONLY_TOKEN = "pat-na1-sandbox-read-only"
 SANDBOX_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us6"

@@ -43,6 +43,12 @@ LIST_MAX = 500
 LIST_DEFAULT = 100
 _ENTITIES = ("persons", "organizations", "deals")
 _ID_RE = re.compile(r"^\d+$")
+# What each v2 search endpoint may search (its `fields` enum).
+_SEARCH_FIELDS = {
+    "persons": ("name", "email", "phone", "custom_fields", "notes"),
+    "organizations": ("name", "address", "custom_fields", "notes"),
+    "deals": ("title", "custom_fields", "notes"),
+}
 
 
 def token_cost(method: str, vendor_path: str) -> int:
@@ -403,20 +409,18 @@ class _Routes:
 
     async def search(self, request: Request) -> Response:
         entity = self.entity(request)
-        if entity.kind.name == "deals":
-            raise PipedriveError(404, "Unknown method .")
         term = (request.query_params.get("term") or "").strip()
         exact = request.query_params.get("exact_match", "false").lower() == "true"
         if len(term) < (1 if exact else 2):
             raise PipedriveError(
                 400, "Search term must be at least 2 characters long (1 with exact_match)"
             )
-        allowed = {"email", "phone", "name", "custom_fields", "notes", "address"}
+        allowed = _SEARCH_FIELDS[entity.kind.name]
         fields = [f for f in (request.query_params.get("fields") or "").split(",") if f]
         if any(f not in allowed for f in fields):
             raise PipedriveError(400, "Invalid fields parameter")
         if not fields:
-            fields = ["name", "email", "phone", "custom_fields"]
+            fields = [f for f in allowed if f not in ("notes", "address")]
         limit = _int_param(request, "limit") or LIST_DEFAULT
         limit = max(1, min(limit, LIST_MAX))
         cursor_text = request.query_params.get("cursor")
@@ -448,7 +452,25 @@ class _Routes:
             "owner": {"id": rec.get("owner_id")},
             "custom_fields": [str(v) for v in rec["custom_fields"].values() if v],
         }
-        if entity.kind.name == "persons":
+        if entity.kind.name == "deals":
+            del item["name"]
+            item.update(
+                title=rec.get("title"),
+                value=rec.get("value"),
+                currency=rec.get("currency"),
+                status=rec.get("status"),
+                stage={"id": rec.get("stage_id")},
+            )
+            links = (
+                ("person", "persons", "person_id"),
+                ("organization", "organizations", "org_id"),
+            )
+            for link, target, field in links:
+                linked_id = rec.get(field)
+                linked = self.data.entities[target].get(linked_id) if linked_id else None
+                if linked is not None:
+                    item[link] = {"id": linked["id"], "name": linked["name"]}
+        elif entity.kind.name == "persons":
             item["phones"] = [p["value"] for p in rec.get("phones", [])]
             item["emails"] = [e["value"] for e in rec.get("emails", [])]
             item["notes"] = []
@@ -513,7 +535,7 @@ def _score(rec: dict[str, Any], fields: list[str], needle: str, exact: bool) -> 
             values.extend(str(e["value"]) for e in rec.get("emails", []))
         elif name == "phone":
             values.extend(str(p["value"]) for p in rec.get("phones", []))
-        elif name == "name":
+        elif name in ("name", "title"):
             values.append(str(rec.get("name") or rec.get("title") or ""))
         elif name == "custom_fields":
             values.extend(str(v) for v in rec["custom_fields"].values() if v is not None)

@@ -74,6 +74,23 @@ def _names(rng: random.Random, person: PersonTruth) -> dict[str, str]:
     return {"name": f"{first} {last}", "first_name": first, "last_name": last}
 
 
+def _website(org_key: str, domain: str) -> str | None:
+    """The organization's website field (~80% filled, typed the ways people type it), from its
+    own generator so the main stream, and every person drawn after it, stays as it was."""
+    rng = random.Random(f"pipedrive-website:{org_key}")
+    if rng.random() >= 0.8:
+        return None
+    return rng.choice((domain, f"https://www.{domain}", f"http://{domain}/", f"www.{domain}"))
+
+
+def _close_date(deal_id: int) -> str | None:
+    """The deal's expected close date (~70% set), from its own generator like `_website`."""
+    rng = random.Random(f"pipedrive-close:{deal_id}")
+    if rng.random() >= 0.7:
+        return None
+    return f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+
+
 def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
     """Persons (+~2% duplicates), their organizations and 0-3 deals per organization."""
     seed = ToolSeed(streams={"persons": [], "organizations": [], "deals": []})
@@ -99,6 +116,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                         if rng.random() < 0.6
                         else None
                     ),
+                    "website": _website(org.id, org.domain),
                     **_times(rng, world),
                 }
             )
@@ -155,6 +173,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                     "currency": rng.choice(("USD", "USD", "EUR", "GBP")),
                     "status": status,
                     "stage_id": rng.randrange(1, 6),
+                    "expected_close_date": _close_date(deal_id),
                     **_times(rng, world),
                 }
             )

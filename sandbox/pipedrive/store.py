@@ -9,11 +9,15 @@ Callers hold `SandboxState.lock`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.credentials import (
+    SANDBOX_PIPEDRIVE_DEAL_UNIFIED_ID_FIELD,
+    SANDBOX_PIPEDRIVE_ORG_UNIFIED_ID_FIELD,
+    SANDBOX_PIPEDRIVE_PERSON_UNIFIED_ID_FIELD,
+)
 from sandbox.ratelimit import WindowLimiter
 from sandbox.store import RecordStore
 
@@ -29,13 +33,9 @@ __all__ = [
 ]
 
 
-def _field_key(name: str) -> str:
-    return hashlib.sha1(f"revsync-sandbox:{name}".encode()).hexdigest()
-
-
-PERSON_REVSYNC_FIELD = _field_key("person.revsync_id")
-ORG_REVSYNC_FIELD = _field_key("organization.revsync_id")
-DEAL_REVSYNC_FIELD = _field_key("deal.revsync_id")
+PERSON_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_PERSON_UNIFIED_ID_FIELD
+ORG_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_ORG_UNIFIED_ID_FIELD
+DEAL_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_DEAL_UNIFIED_ID_FIELD
 OWNER_ID = 13_371_001
 
 
@@ -107,7 +107,16 @@ ORGANIZATION = EntityKind(
     "organization",
     "Organization",
     frozenset(
-        {"name", "owner_id", "address", "visible_to", "label_ids", "custom_fields", "add_time"}
+        {
+            "name",
+            "owner_id",
+            "address",
+            "website",
+            "visible_to",
+            "label_ids",
+            "custom_fields",
+            "add_time",
+        }
     ),
     frozenset({ORG_REVSYNC_FIELD}),
     "name",
@@ -230,7 +239,7 @@ class PipedriveEntity:
             rec.update(name="", first_name=None, last_name=None, org_id=None, emails=[],
                        phones=[], picture_id=None, job_title=None)  # fmt: skip
         elif self.kind is ORGANIZATION:
-            rec.update(name="", address=None)
+            rec.update(name="", address=None, website=None)
         else:
             rec.update(title="", person_id=None, org_id=None, pipeline_id=1, stage_id=1,
                        value=0, currency="USD", status="open", probability=None,

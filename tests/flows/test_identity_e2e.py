@@ -132,7 +132,7 @@ def test_a_split_is_clean_and_respected_by_later_runs(tools: Tools) -> None:
     by_golden: dict[str, list[str]] = defaultdict(list)
     for key, uid in links.items():
         by_golden[uid].append(key)
-    uid, members = next((u, sorted(m)) for u, m in sorted(by_golden.items()) if len(m) == 2)
+    uid, members = next((u, sorted(m)) for u, m in sorted(by_golden.items()) if len(m) >= 2)
     record = members[1]
 
     touched = split(engine_from_url(), record)
@@ -289,7 +289,8 @@ def test_in_tool_duplicates_are_merged_through_the_api_when_asked(
     now = {c["id"] for c in tools.hubspot_contacts()}
     gone = contacts - now
     assert len(gone) == len(merges)
-    assert {row["action"] for row in _duplicates_artifact()} == {"merged in the tool"}
+    hubspot_rows = [row for row in _duplicates_artifact() if row["tool"] == "hubspot"]
+    assert {row["action"] for row in hubspot_rows} == {"merged in the tool"}
     linked = {k.partition(":")[2] for k in _links() if k.startswith("hubspot:")}
     assert linked <= now, "a link points at a merged-away contact"
     assert not any(_provenance_names(g) for g in gone)

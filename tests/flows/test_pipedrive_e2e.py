@@ -1,0 +1,97 @@
+"""Pipedrive through the sync flow against the sandbox: persons end up in their golden
+company's organization (org_id), a converged run writes nothing to Pipedrive, and a change
+made in Pipedrive reaches HubSpot once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from flow_testkit import Tools
+from sqlmodel import Session, select
+
+from flows.sync import sync
+from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN
+from state.db import engine_from_url
+from state.models import GoldenRecord, Link
+
+
+def _pipedrive(tools: Tools, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx.request(
+        method,
+        f"{tools.server.base_url('pipedrive')}/api/v2/{path}",
+        headers={"x-api-token": SANDBOX_PIPEDRIVE_TOKEN},
+        **kwargs,
+    ).raise_for_status()
+    return response.json()
+
+
+def _persons(tools: Tools) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 500}
+    while True:
+        page = _pipedrive(tools, "GET", "persons", params=params)
+        out += page["data"]
+        cursor = (page.get("additional_data") or {}).get("next_cursor")
+        if not cursor:
+            return out
+        params["cursor"] = cursor
+
+
+def _links(entity: str) -> list[Link]:
+    with Session(engine_from_url()) as session:
+        return list(session.exec(select(Link).where(Link.entity == entity)))
+
+
+def _goldens(entity: str) -> dict[str, dict[str, Any]]:
+    with Session(engine_from_url()) as session:
+        rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == entity))
+        return {g.unified_id: dict(g.values) for g in rows}
+
+
+def _written(report: Any, tool: str) -> int:
+    return sum(report.tool(tool, entity).written for entity in ("person", "company", "deal"))
+
+
+def test_persons_carry_their_companys_organization_and_a_pipedrive_edit_travels_once(
+    tools: Tools,
+) -> None:
+    first = sync().report
+    assert first.status == "completed"
+    assert first.tool("pipedrive", "person").created > 0
+    assert first.tool("pipedrive", "company").created > 0
+
+    org_of = {x.unified_id: int(x.record_id) for x in _links("company") if x.tool == "pipedrive"}
+    person_of = {int(x.record_id): x.unified_id for x in _links("person") if x.tool == "pipedrive"}
+    people = _goldens("person")
+    checked = 0
+    for person in _persons(tools):
+        company = people[person_of[person["id"]]].get("company_id")
+        if company in org_of:
+            assert person.get("org_id") == org_of[company], person
+            checked += 1
+    assert checked >= 20, f"only {checked} persons have a golden company in Pipedrive"
+
+    second = sync().report
+    assert _written(second, "pipedrive") == 0, second.tools
+
+    # A person both tools hold, renamed in Pipedrive: HubSpot gets the new first name.
+    hubspot_of = {x.unified_id: x.record_id for x in _links("person") if x.tool == "hubspot"}
+    target = next(
+        p
+        for p in _persons(tools)
+        if person_of[p["id"]] in hubspot_of and len(str(p.get("name") or "").split()) == 2
+    )
+    last = str(target["name"]).split()[1]
+    _pipedrive(tools, "PATCH", f"persons/{target['id']}", json={"name": f"Zebulon {last}"})
+
+    third = sync().report
+    contact = next(
+        c for c in tools.hubspot_contacts() if c["id"] == hubspot_of[person_of[target["id"]]]
+    )
+    assert contact["properties"]["firstname"] == "Zebulon"
+    assert third.tool("hubspot").updated >= 1
+    assert _written(third, "pipedrive") == 0, "the edit came back to Pipedrive"
+
+    fourth = sync().report
+    assert fourth.written == 0, fourth.tools
