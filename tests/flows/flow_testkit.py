@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlmodel import Session, select
 
 from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
@@ -14,6 +15,8 @@ from sandbox.credentials import (
     SANDBOX_MAILCHIMP_LIST_ID,
 )
 from sandbox.server import SandboxServer
+from state.db import engine_from_url
+from state.models import GoldenRecord, Link
 
 
 @dataclass
@@ -84,3 +87,23 @@ class Tools:
     @staticmethod
     def subscriber_hash(email: str) -> str:
         return hashlib.md5(email.strip().lower().encode()).hexdigest()
+
+
+def entity_links(entity: str) -> dict[tuple[str, str], str]:
+    """(tool, record id) -> golden id, for one entity's links in the state store."""
+    with Session(engine_from_url()) as session:
+        rows = session.exec(select(Link).where(Link.entity == entity))
+        return {(x.tool, x.record_id): x.unified_id for x in rows}
+
+
+def all_links() -> dict[tuple[str, str, str], str]:
+    """(entity, tool, record id) -> golden id, for every link in the state store."""
+    with Session(engine_from_url()) as session:
+        return {(x.entity, x.tool, x.record_id): x.unified_id for x in session.exec(select(Link))}
+
+
+def golden_values(entity: str) -> dict[str, dict[str, Any]]:
+    """Golden id -> golden values, for one entity."""
+    with Session(engine_from_url()) as session:
+        rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == entity))
+        return {g.unified_id: dict(g.values) for g in rows}

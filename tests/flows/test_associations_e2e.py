@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from flow_testkit import Tools
-from sqlmodel import Session, select
+from flow_testkit import Tools, all_links
+from sqlmodel import Session
 
 from flows.sync import sync
 from sandbox.credentials import (
@@ -17,17 +17,11 @@ from sandbox.credentials import (
     SANDBOX_ZENDESK_EMAIL,
 )
 from state.db import engine_from_url
-from state.models import GoldenRecord, Link
+from state.models import GoldenRecord
 
 TOOLS = ["hubspot", "zendesk"]
 HUBSPOT_AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 ZENDESK_AUTH = (f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN)
-
-
-def _links() -> dict[tuple[str, str, str], str]:
-    """(entity, tool, record id) -> golden id."""
-    with Session(engine_from_url()) as session:
-        return {(x.entity, x.tool, x.record_id): x.unified_id for x in session.exec(select(Link))}
 
 
 def _primary_companies(tools: Tools) -> dict[str, str | None]:
@@ -71,7 +65,7 @@ def _golden_company(person: str) -> str | None:
 def _disagreements(tools: Tools) -> tuple[int, list[tuple[str, str, str | None]]]:
     """(people whose company a tool holds, the (person, tool, golden company) where a tool
     holds the golden person's company but points the person at another one)."""
-    links = _links()
+    links = all_links()
     held = {(tool, uid) for (entity, tool, _), uid in links.items() if entity == "company"}
     pointed: list[tuple[str, str, str | None]] = []
     for tool, found in (("hubspot", _primary_companies(tools)), ("zendesk", _organizations(tools))):
@@ -112,7 +106,7 @@ def test_companies_agree_across_tools_and_a_move_reaches_the_other_tool_once(
     pointed, wrong = _disagreements(tools)
     assert pointed > 10, "the seeded world has people with a company"
     assert wrong == []
-    links = _links()
+    links = all_links()
     goldens_with_company = {
         uid for (entity, tool, _), uid in links.items() if entity == "company" and tool == "zendesk"
     }

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from flow_testkit import Tools
+from flow_testkit import Tools, all_links
 from sqlmodel import Session, select
 
 from flows.sync import sync
@@ -20,7 +20,7 @@ from sandbox.credentials import (
     SANDBOX_ZENDESK_EMAIL,
 )
 from state.db import engine_from_url
-from state.models import GoldenRecord, Link
+from state.models import GoldenRecord
 
 TOOLS = ["hubspot", "salesforce", "pipedrive", "mailchimp", "zendesk"]
 HUBSPOT = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
@@ -116,11 +116,6 @@ READERS: dict[str, Callable[[Tools], Companies]] = {
 }
 
 
-def _links() -> dict[tuple[str, str, str], str]:
-    with Session(engine_from_url()) as session:
-        return {(x.entity, x.tool, x.record_id): x.unified_id for x in session.exec(select(Link))}
-
-
 def _golden_companies() -> dict[str, str | None]:
     with Session(engine_from_url()) as session:
         rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == "person"))
@@ -130,7 +125,7 @@ def _golden_companies() -> dict[str, str | None]:
 def _agreement(tools: Tools) -> dict[str, tuple[int, list[tuple[str, str | None, str | None]]]]:
     """Per tool: (people checked, the (person, golden company, company the tool points at)
     where the tool holds the person's golden company but points the person elsewhere)."""
-    links, golden = _links(), _golden_companies()
+    links, golden = all_links(), _golden_companies()
     out: dict[str, tuple[int, list[tuple[str, str | None, str | None]]]] = {}
     for tool, read in READERS.items():
         held = {uid for (entity, t, _), uid in links.items() if entity == "company" and t == tool}
@@ -173,7 +168,7 @@ def test_five_tools_agree_on_companies_and_a_crm_edit_reaches_the_others_once(
     settled = sync(tools=TOOLS).report
     assert settled.written == 0, settled.rows()
 
-    links = _links()
+    links = all_links()
     by_golden: dict[str, dict[str, str]] = {}
     for (entity, tool, record_id), uid in links.items():
         if entity == "person":

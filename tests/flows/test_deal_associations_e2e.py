@@ -7,28 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from flow_testkit import Tools
-from sqlmodel import Session, select
+from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
 from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN
-from state.db import engine_from_url
-from state.models import GoldenRecord, Link
 
 TOOLS = ["hubspot"]
 AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
-
-
-def _links(entity: str) -> dict[tuple[str, str], str]:
-    with Session(engine_from_url()) as session:
-        rows = session.exec(select(Link).where(Link.entity == entity))
-        return {(x.tool, x.record_id): x.unified_id for x in rows}
-
-
-def _goldens(entity: str) -> dict[str, dict[str, Any]]:
-    with Session(engine_from_url()) as session:
-        rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == entity))
-        return {g.unified_id: dict(g.values) for g in rows}
 
 
 def _associated(tools: Tools, deal_id: str, to_type: str) -> list[dict[str, Any]]:
@@ -42,8 +27,8 @@ def test_a_hubspot_deal_carries_its_primary_company_and_its_people(tools: Tools)
     first = sync(tools=TOOLS).report
     assert first.status == "completed", first.rows()
 
-    deals, companies, people = _links("deal"), _links("company"), _links("person")
-    goldens = _goldens("deal")
+    deals, companies, people = entity_links("deal"), entity_links("company"), entity_links("person")
+    goldens = golden_values("deal")
     hubspot_deals = sorted(record for tool, record in deals if tool == "hubspot")
     assert len(hubspot_deals) > 5
     with_people = 0

@@ -8,29 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from flow_testkit import Tools
-from sqlmodel import Session, select
+from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
 from mappings.idlists import join_ids, split_ids
 from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
-from state.db import engine_from_url
-from state.models import GoldenRecord, Link
 
 TOOLS = ["hubspot", "salesforce"]
 SF_AUTH = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
-
-
-def _links(entity: str) -> dict[tuple[str, str], str]:
-    with Session(engine_from_url()) as session:
-        rows = session.exec(select(Link).where(Link.entity == entity))
-        return {(x.tool, x.record_id): x.unified_id for x in rows}
-
-
-def _goldens(entity: str) -> dict[str, dict[str, Any]]:
-    with Session(engine_from_url()) as session:
-        rows = session.exec(select(GoldenRecord).where(GoldenRecord.entity == entity))
-        return {g.unified_id: dict(g.values) for g in rows}
 
 
 def _soql(tools: Tools, query: str) -> list[dict[str, Any]]:
@@ -55,7 +40,7 @@ def test_deals_are_read_linked_to_their_company_and_stay_in_their_crm(tools: Too
     assert report.tool("salesforce", "deal").read > 0
     assert not [w for w in first.plan.writes if w.entity == "deal"], "deals were copied"
 
-    deals, companies, goldens = _links("deal"), _links("company"), _goldens("deal")
+    deals, companies, goldens = entity_links("deal"), entity_links("company"), golden_values("deal")
     opportunities = _soql(tools, "SELECT Id, AccountId, Name, StageName, Amount FROM Opportunity")
     assert opportunities
     for opp in opportunities:
@@ -72,7 +57,7 @@ def test_deals_are_read_linked_to_their_company_and_stay_in_their_crm(tools: Too
 
 def test_the_same_deal_in_two_crms_is_one_golden_deal(tools: Tools) -> None:
     sync(tools=TOOLS)
-    companies = _links("company")
+    companies = entity_links("company")
     (opp,) = _soql(tools, "SELECT Id, AccountId, Name, Amount, CloseDate FROM Opportunity LIMIT 1")
     # A second copy of the deal, in Salesforce, under the same Account: a CRM migration
     # leaves the same deal twice until someone cleans up.
@@ -90,10 +75,10 @@ def test_the_same_deal_in_two_crms_is_one_golden_deal(tools: Tools) -> None:
 
     again = sync(tools=TOOLS)
 
-    deals = _links("deal")
+    deals = entity_links("deal")
     twin = created.json()["id"]
     assert deals[("salesforce", twin)] == deals[("salesforce", opp["Id"])]
-    golden = _goldens("deal")[deals[("salesforce", twin)]]
+    golden = golden_values("deal")[deals[("salesforce", twin)]]
     assert golden["company_id"] == companies[("salesforce", opp["AccountId"])]
     assert not [w for w in again.plan.writes if w.entity == "deal"]
 
@@ -102,7 +87,7 @@ def test_a_deal_carries_the_people_of_its_opportunity_contact_roles(tools: Tools
     first = sync(tools=TOOLS).report
     assert first.status == "completed", first.rows()
 
-    deals, people, goldens = _links("deal"), _links("person"), _goldens("deal")
+    deals, people, goldens = entity_links("deal"), entity_links("person"), golden_values("deal")
     links_of: dict[str, int] = {}
     for unified in deals.values():
         links_of[unified] = links_of.get(unified, 0) + 1
