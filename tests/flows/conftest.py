@@ -18,12 +18,16 @@ SEED = 7
 
 @pytest.fixture
 def tools(
+    request: pytest.FixtureRequest,
     sandbox: SandboxServer,
     prefect_harness: None,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[Tools]:
-    """A sandbox seeded afresh, revsync pointed at it, and an empty SQLite state store."""
+    """A sandbox seeded afresh, revsync pointed at it, and an empty SQLite state store.
+
+    ``@pytest.mark.connected("hubspot", ...)`` connects only those tools, so a test about a
+    few tools does not pay for reading every connected one on each run."""
     from connectors import retry
     from connectors.runner import cdk_sleep
 
@@ -37,8 +41,13 @@ def tools(
     # Zendesk's 10-per-minute export budget is the connector tests' subject; flow tests run
     # several syncs a second with zero retry waits, so it is lifted here.
     t.control("POST", "/rate_limits", json={"tool": "zendesk-incremental", "enabled": False})
+    marker = request.node.get_closest_marker("connected")
+    only = {f"REVSYNC_{tool.upper()}_" for tool in marker.args} if marker else None
     for key, value in sandbox_environment(sandbox).items():
-        monkeypatch.setenv(key, value)
+        if only is None or key.startswith(tuple(only)):
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("REVSYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
     with stack:
         yield t
