@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from flow_testkit import Tools
 from sqlmodel import Session, select
 
@@ -14,6 +15,9 @@ from flows.sync import sync
 from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN
 from state.db import engine_from_url
 from state.models import GoldenRecord, Link
+
+# Pipedrive with the CRM it is compared to: the five-tool world is test_crm_hub_e2e's.
+pytestmark = pytest.mark.connected("hubspot", "pipedrive")
 
 
 def _pipedrive(tools: Tools, method: str, path: str, **kwargs: Any) -> Any:
