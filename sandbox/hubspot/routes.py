@@ -114,6 +114,62 @@ def _item_error(err: HubSpotError, trace: Any = None) -> dict[str, Any]:
     return error
 
 
+def _batch_inputs(body: Any, limit: int) -> list[Any]:
+    """A batch call's ``inputs``, refused as HubSpot refuses a missing or oversized list."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: inputs is required")
+    inputs: list[Any] = body["inputs"]
+    if len(inputs) > limit:
+        raise HubSpotError(
+            400,
+            "VALIDATION_ERROR",
+            f"Batch input exceeds the limit of {limit} inputs (got {len(inputs)}).",
+            context={"inputs": [str(len(inputs))]},
+        )
+    return inputs
+
+
+def _each_input(
+    inputs: list[Any],
+    every: int | None,
+    handle: Callable[[dict[str, Any], Any], None],
+    *,
+    traced: bool = False,
+) -> list[dict[str, Any]]:
+    """Each input through ``handle(item, trace)``, in order: an item's refusal (or the fault
+    injected at every ``every``-th position) is its ``errors[]`` entry, the others go on."""
+    errors: list[dict[str, Any]] = []
+    for position, item in enumerate(inputs, start=1):
+        trace = item.get("objectWriteTraceId") if traced and isinstance(item, dict) else None
+        try:
+            if every and position % every == 0:
+                raise HubSpotError(
+                    500,
+                    "INTERNAL_ERROR",
+                    "Injected partial batch failure (sandbox fault)",
+                    context={"position": [str(position)]},
+                )
+            if not isinstance(item, dict):
+                raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: input")
+            handle(item, trace)
+        except HubSpotError as err:
+            errors.append(_item_error(err, trace))
+    return errors
+
+
+def _batch_answer(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int, **times: str
+) -> JSONResponse:
+    """A batch response (``BatchResponse…``): ``ok`` when every input went through, 207 with
+    ``errors[]`` otherwise."""
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, **times}
+    if errors:
+        body["errors"] = errors
+        body["numErrors"] = len(errors)
+        return JSONResponse(body, 207)
+    return JSONResponse(body, ok)
+
+
 _TYPE_IDS = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
 
 
@@ -553,49 +609,19 @@ class _HubSpotRoutes:
         handler, ok = found
         from_objects = self.objects(request, "from_object_type")
         to_objects = self.objects(request, "to_object_type")
-        body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-            raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: inputs is required")
-        inputs: list[Any] = body["inputs"]
-        if len(inputs) > ASSOCIATIONS_BATCH_MAX:
-            raise HubSpotError(
-                400,
-                "VALIDATION_ERROR",
-                f"Batch input exceeds the limit of {ASSOCIATIONS_BATCH_MAX} inputs "
-                f"(got {len(inputs)}).",
-                context={"inputs": [str(len(inputs))]},
-            )
+        inputs = _batch_inputs(await _json_body(request), ASSOCIATIONS_BATCH_MAX)
         every = partial_batch_every(request.scope)
         started = iso_ms_z(self.state.now_ms())
         results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
+
+        def handle(item: dict[str, Any], trace: Any) -> None:
+            results.extend(handler(from_objects, to_objects, item)["results"])
+
         with self.state.lock:
-            for position, item in enumerate(inputs, start=1):
-                try:
-                    if every and position % every == 0:
-                        raise HubSpotError(
-                            500,
-                            "INTERNAL_ERROR",
-                            "Injected partial batch failure (sandbox fault)",
-                            context={"position": [str(position)]},
-                        )
-                    if not isinstance(item, dict):
-                        raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: input")
-                    out = handler(from_objects, to_objects, item)
-                    results.extend(out["results"])
-                except HubSpotError as err:
-                    errors.append(_item_error(err))
-        out_body: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": iso_ms_z(self.state.now_ms()),
-        }
-        if errors:
-            out_body["errors"] = errors
-            out_body["numErrors"] = len(errors)
-            return JSONResponse(out_body, 207)
-        return JSONResponse(out_body, ok)
+            errors = _each_input(inputs, every, handle)
+        return _batch_answer(
+            results, errors, ok, startedAt=started, completedAt=iso_ms_z(self.state.now_ms())
+        )
 
     def _assoc_ref(self, objects: HubSpotObjects, raw: Any, side: str) -> int:
         """The id of an item's ``from`` / ``to`` object, an item error when it does not exist."""
@@ -709,16 +735,7 @@ class _HubSpotRoutes:
         objects = self.objects(request)
         action = request.path_params["action"]
         body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-            raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: inputs is required")
-        inputs: list[Any] = body["inputs"]
-        if len(inputs) > BATCH_MAX:
-            raise HubSpotError(
-                400,
-                "VALIDATION_ERROR",
-                f"Batch input exceeds the limit of {BATCH_MAX} inputs (got {len(inputs)}).",
-                context={"inputs": [str(len(inputs))]},
-            )
+        inputs = _batch_inputs(body, BATCH_MAX)
         every = partial_batch_every(request.scope)
         started = iso_ms_z(self.state.now_ms())
         handler = {
@@ -731,41 +748,26 @@ class _HubSpotRoutes:
         if handler is None:
             return JSONResponse(_error_body("OBJECT_NOT_FOUND", "resource not found"), 404)
         results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
+
+        def handle(item: dict[str, Any], trace: Any) -> None:
+            out = handler(objects, item, body)
+            if out is not None:
+                if trace:
+                    out["objectWriteTraceId"] = trace
+                results.append(out)
+
         with self.state.lock:
-            for position, item in enumerate(inputs, start=1):
-                trace = item.get("objectWriteTraceId") if isinstance(item, dict) else None
-                try:
-                    if every and position % every == 0:
-                        raise HubSpotError(
-                            500,
-                            "INTERNAL_ERROR",
-                            "Injected partial batch failure (sandbox fault)",
-                            context={"position": [str(position)]},
-                        )
-                    if not isinstance(item, dict):
-                        raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: input")
-                    out = handler(objects, item, body)
-                    if out is not None:
-                        if trace:
-                            out["objectWriteTraceId"] = trace
-                        results.append(out)
-                except HubSpotError as err:
-                    errors.append(_item_error(err, trace))
+            errors = _each_input(inputs, every, handle, traced=True)
         if action == "archive":
             return Response(status_code=204)
-        out_body: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "requestedAt": started,
-            "startedAt": started,
-            "completedAt": iso_ms_z(self.state.now_ms()),
-        }
-        if errors:
-            out_body["errors"] = errors
-            out_body["numErrors"] = len(errors)
-            return JSONResponse(out_body, 207)
-        return JSONResponse(out_body, 201 if action == "create" else 200)
+        return _batch_answer(
+            results,
+            errors,
+            201 if action == "create" else 200,
+            requestedAt=started,
+            startedAt=started,
+            completedAt=iso_ms_z(self.state.now_ms()),
+        )
 
     def _check_duplicates(self, inputs: list[Any], key: Callable[[dict[str, Any]], str]) -> None:
         seen: set[str] = set()
