@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="revsync-prefect-")
 os.environ.pop("PREFECT_API_URL", None)
@@ -16,6 +17,8 @@ os.environ.pop("PREFECT_API_KEY", None)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from sandbox.server import SandboxServer
 
@@ -35,3 +38,22 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+@pytest.fixture
+def plain_http_session() -> Iterator[requests.Session]:
+    """A requests session for SDKs that hard-code ``https://`` (simple-salesforce): the one
+    change to their requests is the scheme, since the sandbox serves plain HTTP on loopback."""
+    session = requests.Session()
+    session.mount("https://", _PlainHttp())
+    yield session
+    session.close()
+
+
+class _PlainHttp(HTTPAdapter):
+    """https:// -> http://, nothing else (paths, headers and bodies stay the SDK's own)."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        assert request.url is not None
+        request.url = request.url.replace("https://", "http://", 1)
+        return super().send(request, **kwargs)

@@ -8,28 +8,17 @@ sandbox values; the SDK is handed the session id that endpoint issues, like an a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 import requests
 from contract_kit import connection, write
-from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
 from connectors.salesforce.writer import EXTERNAL_ID_FIELD
 from connectors.writer import WriteItem
 from sandbox import credentials
 from sandbox.server import SandboxServer
-
-
-class _PlainHttp(HTTPAdapter):
-    """https:// -> http:// for the sandbox: the only change made to the SDK's requests."""
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        assert request.url is not None
-        request.url = request.url.replace("https://", "http://", 1)
-        return super().send(request, **kwargs)
 
 
 @pytest.fixture
@@ -57,15 +46,14 @@ def _session_id(sandbox: SandboxServer) -> str:
 
 
 @pytest.fixture
-def sdk(sandbox_org: SandboxServer) -> Iterator[Salesforce]:
-    session = requests.Session()
-    session.mount("https://", _PlainHttp())
+def sdk(sandbox_org: SandboxServer, plain_http_session: requests.Session) -> Salesforce:
     instance = sandbox_org.base_url("salesforce").split("://", 1)[1]
-    client = Salesforce(
-        instance=instance, session_id=_session_id(sandbox_org), version="62.0", session=session
+    return Salesforce(
+        instance=instance,
+        session_id=_session_id(sandbox_org),
+        version="62.0",
+        session=plain_http_session,
     )
-    yield client
-    session.close()
 
 
 def test_the_sdk_reads_back_contacts_and_accounts_the_writer_upserted(

@@ -1,18 +1,14 @@
 """simple-salesforce against the sandbox, with only the instance changed.
 
 simple-salesforce hard-codes ``https://{instance}`` in every URL it builds, and the sandbox
-serves plain HTTP on loopback; the one patch is a requests adapter that rewrites the scheme
-(nothing else: paths, headers and bodies are the SDK's own).
+serves plain HTTP on loopback; the one patch is the ``plain_http_session`` fixture's adapter,
+which rewrites the scheme (nothing else: paths, headers and bodies are the SDK's own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from sandbox_testkit import fresh
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
@@ -21,26 +17,16 @@ from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
 from sandbox.server import SandboxServer
 
 
-class _PlainHttp(HTTPAdapter):
-    """https:// -> http:// for the sandbox: the only change made to the SDK's requests."""
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        assert request.url is not None
-        request.url = request.url.replace("https://", "http://", 1)
-        return super().send(request, **kwargs)
-
-
 @pytest.fixture
-def sf(sandbox: SandboxServer) -> Iterator[Salesforce]:
+def sf(sandbox: SandboxServer, plain_http_session: requests.Session) -> Salesforce:
     fresh(sandbox)
-    session = requests.Session()
-    session.mount("https://", _PlainHttp())
     instance = sandbox.base_url("salesforce").split("://", 1)[1]  # host:port/salesforce
-    client = Salesforce(
-        instance=instance, session_id=SANDBOX_SALESFORCE_TOKEN, version="62.0", session=session
+    return Salesforce(
+        instance=instance,
+        session_id=SANDBOX_SALESFORCE_TOKEN,
+        version="62.0",
+        session=plain_http_session,
     )
-    yield client
-    session.close()
 
 
 def test_create_get_update_delete(sf: Salesforce) -> None:
