@@ -13,6 +13,8 @@ from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_MAILCHIMP_KEY,
     SANDBOX_MAILCHIMP_LIST_ID,
+    SANDBOX_ZENDESK_API_TOKEN,
+    SANDBOX_ZENDESK_EMAIL,
 )
 from sandbox.server import SandboxServer
 from state.db import engine_from_url
@@ -77,6 +79,41 @@ class Tools:
             offset += len(page["members"])
             if not page["members"] or offset >= page["total_items"]:
                 return out
+
+    def hubspot_primary_companies(self) -> dict[str, str | None]:
+        """HubSpot contact id -> its primary company id, as HubSpot reports it."""
+        out: dict[str, str | None] = {}
+        params: dict[str, Any] = {"limit": 100, "properties": "email,associatedcompanyid"}
+        headers = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
+        while True:
+            body = (
+                httpx.get(
+                    f"{self.server.base_url('hubspot')}/crm/v3/objects/contacts",
+                    params=params,
+                    headers=headers,
+                )
+                .raise_for_status()
+                .json()
+            )
+            for c in body["results"]:
+                out[str(c["id"])] = c["properties"].get("associatedcompanyid")
+            after = body.get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return out
+            params["after"] = after
+
+    def zendesk_organizations(self) -> dict[str, str | None]:
+        """Zendesk user id -> its organization id."""
+        out: dict[str, str | None] = {}
+        auth = (f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN)
+        url: str | None = f"{self.server.base_url('zendesk')}/api/v2/users.json"
+        while url:
+            body = httpx.get(url, auth=auth).raise_for_status().json()
+            for u in body["users"]:
+                org = u.get("organization_id")
+                out[str(u["id"])] = None if org is None else str(org)
+            url = body.get("next_page")
+        return out
 
     def requests(self, tool: str) -> list[dict[str, Any]]:
         return list(self.control("GET", "/requests", params={"tool": tool}))

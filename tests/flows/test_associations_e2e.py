@@ -4,8 +4,6 @@ run writes nothing, and a contact moved to another company in HubSpot moves in Z
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from flow_testkit import Tools, all_links
 from sqlmodel import Session
@@ -13,47 +11,12 @@ from sqlmodel import Session
 from flows.sync import sync
 from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
-    SANDBOX_ZENDESK_API_TOKEN,
-    SANDBOX_ZENDESK_EMAIL,
 )
 from state.db import engine_from_url
 from state.models import GoldenRecord
 
 TOOLS = ["hubspot", "zendesk"]
 HUBSPOT_AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
-ZENDESK_AUTH = (f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN)
-
-
-def _primary_companies(tools: Tools) -> dict[str, str | None]:
-    """HubSpot contact id -> its primary company id, as HubSpot reports it."""
-    out: dict[str, str | None] = {}
-    params: dict[str, Any] = {"limit": 100, "properties": "email,associatedcompanyid"}
-    while True:
-        page = httpx.get(
-            f"{tools.server.base_url('hubspot')}/crm/v3/objects/contacts",
-            params=params,
-            headers=HUBSPOT_AUTH,
-        ).raise_for_status()
-        body = page.json()
-        for c in body["results"]:
-            out[str(c["id"])] = c["properties"].get("associatedcompanyid")
-        after = body.get("paging", {}).get("next", {}).get("after")
-        if not after:
-            return out
-        params["after"] = after
-
-
-def _organizations(tools: Tools) -> dict[str, str | None]:
-    """Zendesk user id -> its organization id."""
-    out: dict[str, str | None] = {}
-    url: str | None = f"{tools.server.base_url('zendesk')}/api/v2/users.json"
-    while url:
-        body = httpx.get(url, auth=ZENDESK_AUTH).raise_for_status().json()
-        for u in body["users"]:
-            org = u.get("organization_id")
-            out[str(u["id"])] = None if org is None else str(org)
-        url = body.get("next_page")
-    return out
 
 
 def _golden_company(person: str) -> str | None:
@@ -68,7 +31,10 @@ def _disagreements(tools: Tools) -> tuple[int, list[tuple[str, str, str | None]]
     links = all_links()
     held = {(tool, uid) for (entity, tool, _), uid in links.items() if entity == "company"}
     pointed: list[tuple[str, str, str | None]] = []
-    for tool, found in (("hubspot", _primary_companies(tools)), ("zendesk", _organizations(tools))):
+    for tool, found in (
+        ("hubspot", tools.hubspot_primary_companies()),
+        ("zendesk", tools.zendesk_organizations()),
+    ):
         for record_id, company in found.items():
             person = links.get(("person", tool, record_id))
             if person and company:
@@ -116,7 +82,7 @@ def test_companies_agree_across_tools_and_a_move_reaches_the_other_tool_once(
     assert settled.written == 0, settled.rows()
 
     # Move one linked contact to a company of another golden that Zendesk also holds.
-    contacts = _primary_companies(tools)
+    contacts = tools.hubspot_primary_companies()
     users = {uid: rid for (e, t, rid), uid in links.items() if e == "person" and t == "zendesk"}
     zendesk_org = {
         uid: rid for (e, t, rid), uid in links.items() if e == "company" and t == "zendesk"
@@ -140,7 +106,7 @@ def test_companies_agree_across_tools_and_a_move_reaches_the_other_tool_once(
     moved = sync(tools=TOOLS)
     writes = [(w.tool, w.entity, w.op, sorted(w.changes)) for w in moved.plan.writes]
     assert ("zendesk", "person", "update", ["company_id"]) in writes, writes
-    assert _organizations(tools)[users[person]] == zendesk_org[target]
+    assert tools.zendesk_organizations()[users[person]] == zendesk_org[target]
     assert _disagreements(tools)[1] == []
 
     again = sync(tools=TOOLS).report

@@ -16,8 +16,6 @@ from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_PIPEDRIVE_TOKEN,
     SANDBOX_SALESFORCE_TOKEN,
-    SANDBOX_ZENDESK_API_TOKEN,
-    SANDBOX_ZENDESK_EMAIL,
 )
 from state.db import engine_from_url
 from state.models import GoldenRecord
@@ -26,7 +24,6 @@ TOOLS = ["hubspot", "salesforce", "pipedrive", "mailchimp", "zendesk"]
 HUBSPOT = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 SALESFORCE = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
 PIPEDRIVE = {"x-api-token": SANDBOX_PIPEDRIVE_TOKEN}
-ZENDESK = (f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN)
 
 Companies = dict[str, str | None]
 """A tool's person record id -> the company record id the tool points the person at."""
@@ -34,28 +31,6 @@ Companies = dict[str, str | None]
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _hubspot(tools: Tools) -> Companies:
-    out: Companies = {}
-    params: dict[str, Any] = {"limit": 100, "properties": "associatedcompanyid"}
-    while True:
-        body = (
-            httpx.get(
-                f"{tools.server.base_url('hubspot')}/crm/v3/objects/contacts",
-                params=params,
-                headers=HUBSPOT,
-            )
-            .raise_for_status()
-            .json()
-        )
-        out.update(
-            {str(c["id"]): c["properties"].get("associatedcompanyid") for c in body["results"]}
-        )
-        after = body.get("paging", {}).get("next", {}).get("after")
-        if not after:
-            return out
-        params["after"] = after
 
 
 def _salesforce(tools: Tools) -> Companies:
@@ -98,21 +73,11 @@ def _pipedrive(tools: Tools) -> Companies:
         params["cursor"] = cursor
 
 
-def _zendesk(tools: Tools) -> Companies:
-    out: Companies = {}
-    url: str | None = f"{tools.server.base_url('zendesk')}/api/v2/users.json"
-    while url:
-        body = httpx.get(url, auth=ZENDESK).raise_for_status().json()
-        out.update({str(u["id"]): _text(u.get("organization_id")) for u in body["users"]})
-        url = body.get("next_page")
-    return out
-
-
 READERS: dict[str, Callable[[Tools], Companies]] = {
-    "hubspot": _hubspot,
+    "hubspot": Tools.hubspot_primary_companies,
     "salesforce": _salesforce,
     "pipedrive": _pipedrive,
-    "zendesk": _zendesk,
+    "zendesk": Tools.zendesk_organizations,
 }
 
 
