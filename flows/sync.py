@@ -361,6 +361,7 @@ def _read_all(
         span = progress.part(i * share, (i + 1) * share)
         counts = report.tool(tool, main.entity)
         counts.read = 0
+        tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
         errors: list[str] = []
         mapped = Mapped()
         merges: dict[str, list[str]] = {}
@@ -379,7 +380,6 @@ def _read_all(
             counts.read += len(extracted.records)
             if extracted.error is not None:
                 errors.append(extracted.error)
-            tool_hashes = {rid: h for (t, rid), h in hashes.items() if t == tool}
             m = map_records(tool, mapping, extracted.records, tool_hashes, refs)
             mapped.absorb(m)
             for survivor, ids in vendor_merges(mapping, extracted.records).items():

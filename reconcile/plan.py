@@ -22,7 +22,7 @@ from mappings.spec import (
     written_together,
 )
 from mappings.spec import Mapping as ToolMapping
-from reconcile.refs import PENDING, RefIndex, reachable, reference_fields, to_tool
+from reconcile.refs import PENDING, RefIndex, reachable, to_tool
 
 __all__ = [
     "FieldChange",
@@ -82,16 +82,6 @@ class LinkView(BaseModel):
 
 def _empty(value: str | None) -> bool:
     return value is None or value == ""
-
-
-def _reachable(
-    mapping: ToolMapping, golden: Mapping[str, str | None], refs: RefIndex
-) -> Mapping[str, str | None]:
-    """``golden`` without the references ``mapping``'s tool holds no record for: a write must
-    never point at a record that does not exist (it comes once the tool has one)."""
-    if not reference_fields(mapping):
-        return golden
-    return reachable(mapping, golden, refs)
 
 
 def _payload(
@@ -252,11 +242,11 @@ def build_plan(
             items: list[PlannedWrite | Skipped | None] = []
             for view in own:
                 kind = mapping.for_record(view.record_id)
-                golden = _reachable(kind, values, refs)
+                golden = reachable(kind, values, refs)
                 items.append(_update_for(kind, unified_id, golden, view, refs))
             if not own and mapping.creates and mapping.tool not in never_creates:
                 kind = type_for_create(mapping, {categories.get(v.tool, "") for v in linked})
-                items.append(_create_for(kind, unified_id, _reachable(kind, values, refs), refs))
+                items.append(_create_for(kind, unified_id, reachable(kind, values, refs), refs))
             for item in items:
                 if isinstance(item, PlannedWrite):
                     plan.writes.append(item)

@@ -97,12 +97,16 @@ def _translate(
 
 def reachable(
     mapping: ToolMapping, golden: Mapping[str, str | None], refs: RefIndex
-) -> dict[str, str | None]:
+) -> Mapping[str, str | None]:
     """``golden`` with only the references ``mapping``'s tool holds a record for: the values
     a write can carry (it never points at a record that does not exist), so the values to
-    compare with what the tool holds. A set keeps its reachable members."""
+    compare with what the tool holds. A set keeps its reachable members; ``golden`` itself
+    when the mapping has no reference."""
+    refers = reference_fields(mapping)
+    if not refers:
+        return golden
     out = dict(golden)
-    for name, entity in reference_fields(mapping).items():
+    for name, entity in refers.items():
         value = out.get(name)
         if value is None:
             continue
