@@ -317,7 +317,7 @@ class Mapping(BaseModel):
                 raise ValueError(f"record type {kind.record_type!r} has record_types of its own")
             if not kind.id_prefix:
                 raise ValueError(f"record type {kind.record_type!r} needs an id_prefix")
-            if kind.entity != self.entity or kind.stream in streams:
+            if kind.stream in streams:
                 raise ValueError(
                     f"record type {kind.record_type!r} must read another stream of {self.entity}"
                 )
