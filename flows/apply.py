@@ -22,6 +22,7 @@ from connectors.registry import writer_for
 from connectors.writer import WriteItem, WriteOutcome, upsert_isolating
 from flows.budget import Priority, budgeted_limiter
 from flows.credentials import resolve_connection
+from flows.merges import follow_gone_records
 from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
 from mappings.spec import read_back
@@ -49,6 +50,8 @@ class Applied:
     updated: int = 0
     failed: int = 0
     dead_letters: int = 0
+    gone: list[str] = field(default_factory=list)
+    """Linked records the tool answered were gone (merged away or deleted there)."""
     links: dict[str, list[LinkView]] = field(default_factory=dict)
 
 
@@ -144,6 +147,10 @@ def apply_writes(
             _record(engine, run_id, tool, section, batch, entry_ids, outcomes, known, result)
             if progress is not None:
                 progress.fraction(done, len(batches))
+        if result.gone:
+            # Merged away in the tool's own UI: move the link to the survivor now; the next
+            # run writes the survivor against what it holds after the merge.
+            follow_gone_records(engine, tool, mapping.entity, result.gone, run_id, writer)
     finally:
         writer.close()
         client.close()
@@ -173,6 +180,10 @@ def _record(
     link_rows: list[dict[str, object]] = []
     with session_scope(engine) as session:
         for write, entry_id, outcome in zip(batch, entry_ids, outcomes, strict=True):
+            if outcome.gone and write.record_id is not None:
+                mark_failed(session, entry_id, f"gone from {tool}, followed: {outcome.error}")
+                result.gone.append(write.record_id)
+                continue
             if not outcome.ok or outcome.record_id is None:
                 reason = outcome.error or "the tool returned no record id"
                 mark_failed(session, entry_id, reason)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from prefect.artifacts import create_table_artifact
 from sqlalchemy.engine import Engine
@@ -26,7 +26,6 @@ from connectors.errors import ConnectorError
 from connectors.registry import capabilities, writer_for
 from flows.credentials import resolve_connection
 from flows.review import recompute_goldens
-from mappings.spec import MappedRecord
 from mappings.survivorship import GoldenView, load_rules, repoint
 from reconcile.merges import (
     Duplicate,
@@ -53,10 +52,6 @@ logger = logging.getLogger(__name__)
 def _merge_method(tool: str, entity: str) -> str | None:
     """The writer method that calls the vendor's own merge, as the connector declares it."""
     return capabilities(tool, entity).merge
-
-
-class _Finder(Protocol):
-    def find_survivor(self, email: str) -> str | None: ...
 
 
 def _repoint_golden(
@@ -126,37 +121,40 @@ def follow_gone_records(
     engine: Engine,
     tool: str,
     entity: str,
-    gone: Iterable[MappedRecord],
+    record_ids: Iterable[str],
     run_id: str,
-    finder: _Finder | None = None,
+    finder: Any | None = None,
 ) -> list[FollowedMerge]:
-    """Follow records a tool keeps readable after merging them away (a helpdesk's users).
+    """Follow linked records that are gone from their tool: still readable but flagged merged
+    away or deleted (``gone_when``), or answered "not found" when written.
 
     The tool names no survivor, but a merge moves the record's email identities onto it, so
-    the survivor is whoever holds the record's last known email now. A record with no
-    survivor was deleted: its link goes and its golden record is rebuilt from the others.
+    the survivor is whoever holds the record's last known email now, asked through the
+    connector's ``survivor_lookup``. A record with no survivor was deleted: its link goes and
+    its golden record is rebuilt from the others. ``finder`` is a writer already open.
     """
     followed: list[FollowedMerge] = []
-    owned = finder is None
+    lookup = capabilities(tool, entity).survivor_lookup
     searcher: Any = finder
+    owned = finder is None
     try:
-        for record in sorted(gone, key=lambda r: r.record_id):
+        for record_id in sorted(set(record_ids)):
             with session_scope(engine) as session:
-                link = get_link(session, tool, entity, record.record_id)
+                link = get_link(session, tool, entity, record_id)
             if link is None:
                 continue  # never linked (or already followed): nothing points at it
             email = (link.last_values or {}).get("email")
             survivor: str | None = None
-            if email:
+            if email and lookup:
                 if searcher is None:
                     searcher = writer_for(resolve_connection(tool))
-                survivor = searcher.find_survivor(str(email))
-            if survivor is not None and survivor != record.record_id:
+                survivor = getattr(searcher, lookup)(str(email))
+            if survivor is not None and survivor != record_id:
                 followed += follow_vendor_merges(
-                    engine, tool, {survivor: [record.record_id]}, run_id, entity=entity
+                    engine, tool, {survivor: [record_id]}, run_id, entity=entity
                 )
                 continue
-            _drop_link(engine, entity, tool, record.record_id, link.unified_id, run_id)
+            _drop_link(engine, entity, tool, record_id, link.unified_id, run_id)
     finally:
         if owned and searcher is not None:
             searcher.close()

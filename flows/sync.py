@@ -423,6 +423,7 @@ def _apply_all(
         counts.created = applied.created
         counts.updated = applied.updated
         counts.failed = applied.failed
+        counts.gone += len(applied.gone)
         report.dead_letters += applied.dead_letters
         written |= {(v.tool, v.record_id) for views in applied.links.values() for v in views}
     return written
@@ -442,7 +443,8 @@ def follow_tool_merges(
             followed += follow_vendor_merges(engine, tool, found, run_id, entity=entity)
     for tool, m in sorted(reads.mapped.items()):
         if m.gone:
-            followed += follow_gone_records(engine, tool, entity, m.gone, run_id)
+            gone_ids = [r.record_id for r in m.gone]
+            followed += follow_gone_records(engine, tool, entity, gone_ids, run_id)
     return followed, gone
 
 

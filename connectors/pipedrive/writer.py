@@ -8,7 +8,8 @@ only when no revsync id field is configured), through v2 search with ``exact_mat
 Found, it is PATCHed (and given the revsync id); not found, POSTed with the revsync id, so a
 create replayed after a crash (Pipedrive made the record, we never stored its id) finds it.
 Linked records (known ``record_id``) are PATCHed by id. A refused record is an ``ok=False``
-outcome carrying Pipedrive's own ``error`` text.
+outcome carrying Pipedrive's own ``error`` text; a linked id answered 404/410 (merged away in
+Pipedrive's UI, or deleted) is a ``gone`` outcome the sync follows to the survivor.
 
 The mapping reads flat fields the manifest adds (``connectors/pipedrive/components.py``);
 this module turns them back into Pipedrive's shapes: ``primary_email``/``primary_phone`` into
@@ -67,8 +68,17 @@ _DEAL = _Kind("deal", "deals", "deal", "deal_unified_id_field", None)
 _KINDS = {"person": _PERSON, "company": _ORG, "deal": _DEAL}
 
 
+# A linked id Pipedrive answers with these no longer exists: merged away (the v2 lists drop it
+# and name no survivor) or deleted.
+_GONE_STATUSES = frozenset({404, 410})
+
+
 class _Refused(Exception):
     """Pipedrive refused this record (a 4xx about its content): an ``ok=False`` outcome."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PipedriveWriter(HttpWriter):
@@ -121,7 +131,16 @@ class PipedriveWriter(HttpWriter):
             else:
                 data = self._send(kind, "POST", f"/api/v2/{kind.path}", body)
         except _Refused as exc:
-            return WriteOutcome(item.key, ok=False, record_id=item.record_id, error=str(exc))
+            gone = bool(item.record_id) and exc.status in _GONE_STATUSES
+            return WriteOutcome(
+                item.key, ok=False, record_id=item.record_id, error=str(exc), gone=gone
+            )
+        if item.record_id and data.get("is_deleted") is True:
+            # Deleted persons stay readable (and editable) for 30 days before they are purged.
+            error = f"pipedrive {kind.label} {item.record_id} is deleted"
+            return WriteOutcome(
+                item.key, ok=False, record_id=item.record_id, error=error, gone=True
+            )
         record_id = str(data["id"]) if data.get("id") is not None else found
         return WriteOutcome(item.key, ok=True, record_id=record_id, created=not found, data=data)
 
@@ -141,7 +160,8 @@ class PipedriveWriter(HttpWriter):
             classify_response(response, self._provider.errors) is ErrorClass.SKIP
         ):
             said = scrub(vendor_message(response, rules=self._provider.errors), self._secrets)
-            raise _Refused(f"pipedrive refused the {kind.label} ({response.status_code}): {said}")
+            status = response.status_code
+            raise _Refused(f"pipedrive refused the {kind.label} ({status}): {said}", status)
         raise write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
 
     # -- lookups ---------------------------------------------------------------------------

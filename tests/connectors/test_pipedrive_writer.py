@@ -179,6 +179,41 @@ def test_a_refused_record_is_an_outcome_with_pipedrives_message() -> None:
 
 
 @respx.mock
+def test_a_linked_person_that_404s_is_gone_not_refused() -> None:
+    # Merged away in Pipedrive's UI: the id answers 404 (its GET before the PATCH too).
+    respx.get(f"{PERSONS}/7").mock(return_value=_error(404, "Person not found"))
+    respx.patch(f"{PERSONS}/8").mock(return_value=_error(404, "Person not found"))
+    respx.patch(f"{PERSONS}/9").mock(return_value=_error(400, "Invalid value for job_title"))
+    linked = [
+        WriteItem("a@x.io", "7", {"primary_email": "a@x.io"}),
+        WriteItem("b@x.io", "8", {"name": "Bo Dee"}),
+        WriteItem("c@x.io", "9", {"job_title": 1}),
+    ]
+
+    merged, also, refused = _writer().upsert("person", linked)
+
+    assert (merged.ok, merged.gone, merged.record_id) == (False, True, "7")
+    assert merged.error is not None
+    assert "Person not found" in merged.error
+    assert (also.ok, also.gone) == (False, True)
+    assert (refused.ok, refused.gone) == (False, False)
+
+
+@respx.mock
+def test_a_linked_person_answered_deleted_is_gone_and_an_unlinked_404_is_not() -> None:
+    respx.patch(f"{PERSONS}/7").mock(return_value=_ok({"id": 7, "is_deleted": True}))
+    respx.get(SEARCH).mock(return_value=_hits())
+    respx.post(PERSONS).mock(return_value=_error(404, "Organization not found"))
+
+    deleted, unlinked = _writer().upsert(
+        "person", [WriteItem("a@x.io", "7", {"name": "Al Bo"}), _person("b@x.io")]
+    )
+
+    assert (deleted.ok, deleted.gone) == (False, True)
+    assert (unlinked.ok, unlinked.gone) == (False, False)
+
+
+@respx.mock
 def test_a_429_is_waited_out_and_the_write_goes_through() -> None:
     respx.get(SEARCH).mock(return_value=_hits())
     limited = httpx.Response(

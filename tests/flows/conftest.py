@@ -27,7 +27,8 @@ def tools(
     """A sandbox seeded afresh, revsync pointed at it, and an empty SQLite state store.
 
     ``@pytest.mark.connected("hubspot", ...)`` connects only those tools, so a test about a
-    few tools does not pay for reading every connected one on each run."""
+    few tools does not pay for reading every connected one on each run;
+    ``@pytest.mark.people(N)`` seeds a smaller world where a test needs only a few people."""
     from connectors import retry
     from connectors.runner import cdk_sleep
 
@@ -37,7 +38,9 @@ def tools(
     stack.enter_context(cdk_sleep(waits.append))
     t = Tools(sandbox, waits)
     t.control("POST", "/reset")
-    t.control("POST", "/seed", json={"people": SEED_PEOPLE, "seed": SEED})
+    sized = request.node.get_closest_marker("people")
+    people = int(sized.args[0]) if sized else SEED_PEOPLE
+    t.control("POST", "/seed", json={"people": people, "seed": SEED})
     # Zendesk's 10-per-minute export budget is the connector tests' subject; flow tests run
     # several syncs a second with zero retry waits, so it is lifted here.
     t.control("POST", "/rate_limits", json={"tool": "zendesk-incremental", "enabled": False})
