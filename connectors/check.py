@@ -4,7 +4,8 @@ Two probes, both declared by the connector and both writing nothing: the read pr
 manifest's own ``check:`` stream run by the CDK (the same auth, paths and error messages the
 sync reads with); the write probe is the ``check.write_probe`` of ``connector.yaml``, sent
 through the client the writers use (auth, retries, limiter). The rate-limit headroom comes from
-the headers the tool declares. No tool is named here.
+the headers the tool declares, or from its allocation endpoint (``check.quota``) where it has
+one. No tool is named here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 from connectors.connections import Connection
 from connectors.errors import ConfigError, classify_response, scrub, vendor_message
 from connectors.http import build_client
-from connectors.providers import Provider, WriteProbe, provider_for
+from connectors.providers import Provider, QuotaProbe, WriteProbe, provider_for
 from connectors.ratelimit import RateLimitPolicy, remaining_from_usage
 from connectors.retry import RetrySettings
 from connectors.runner import check_stream
@@ -156,6 +157,22 @@ def _write_probe(
     return Probe(name, True, _render(probe.detail, values)), response
 
 
+def _quota(client: httpx.Client, probe: QuotaProbe) -> str | None:
+    """What the allocation endpoint says is left; None when it cannot say (the probes that
+    matter report failures)."""
+    response = client.get(probe.path)
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    left, limit = _dig(body, probe.remaining), _dig(body, probe.limit)
+    if left is None:
+        return None
+    return f"{left} of {limit if limit is not None else '?'} calls left ({probe.name})"
+
+
 def check_connection(
     conn: Connection, *, transport: httpx.BaseTransport | None = None
 ) -> CheckResult:
@@ -176,8 +193,9 @@ def check_connection(
     try:
         with build_client(conn, transport=transport, retry=_CHECK_RETRY) as client:
             done, response = _write_probe(client, probe, provider, conn.options, secrets)
+            quota = _quota(client, provider.check.quota) if provider.check.quota else None
         result.probes.append(done)
-        result.headroom = headroom(provider.rate_limit, response) or result.headroom
+        result.headroom = quota or headroom(provider.rate_limit, response) or result.headroom
     except ConfigError as exc:
         result.probes.append(Probe("configuration", False, str(exc)))
     except httpx.HTTPError as exc:

@@ -146,9 +146,21 @@ class Budget(_Frozen):
     backfill_per_second: float = Field(gt=0)
 
 
+class QuotaProbe(_Frozen):
+    """A GET that reports the account's whole API allocation (calls left of the limit), for
+    a vendor whose allocation outlasts any window its headers describe."""
+
+    path: str
+    remaining: str
+    """Dotted path of the calls left in the answer."""
+    limit: str
+    name: str
+
+
 class CheckSpec(_Frozen):
     read: str = "read (the manifest's check stream)"
     write_probe: WriteProbe | None = None
+    quota: QuotaProbe | None = None
 
 
 class _WriterSpec(_Frozen):

@@ -158,6 +158,10 @@ def test_revsync_check_proves_read_and_write_access(sandbox_org: SandboxServer) 
         "write access (Create and Edit on Contact)",
     ]
     assert result.probes[1].detail == "granted (createable True, updateable True)"
+    # The org's whole allocation, from GET /limits: what a run has to spend before it starts.
     assert result.headroom is not None
-    assert "calls left (api-usage=" in result.headroom
+    left, _, rest = result.headroom.partition(" of ")
+    limit, _, source = rest.partition(" calls left ")
+    assert source == "(GET /limits DailyApiRequests)"
+    assert 0 < int(left) < int(limit)
     assert not list(sandbox_org.state.salesforce.tables["Contact"].store.values())
