@@ -7,6 +7,7 @@ that file names, in the folder's ``writer.py``; its read side is the folder's
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,13 @@ def writer_for(conn: Connection, client: httpx.Client | None = None) -> Writer:
 def page_size(tool: str) -> int:
     """The records per page the tool's manifest asks for (its first integer ``page_size``):
     the unit of the read budget, one slot per page."""
+    path = manifest_path(tool)
+    return _manifest_page_size(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _manifest_page_size(path: Path, _version: int) -> int:
+    """Parsed once per manifest version (a sync asks once per stream read)."""
 
     def find(node: Any) -> int | None:
         if isinstance(node, dict):
@@ -83,4 +91,4 @@ def page_size(tool: str) -> int:
                 return found
         return None
 
-    return find(yaml.safe_load(manifest_path(tool).read_text())) or 100
+    return find(yaml.safe_load(path.read_text())) or 100

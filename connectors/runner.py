@@ -9,6 +9,7 @@ message for the operator and with every configured secret scrubbed out.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ with warnings.catch_warnings():
         SyncMode,
         Type,
     )
+    from airbyte_cdk.sources.declarative import concurrent_declarative_source
     from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -50,6 +52,14 @@ __all__ = ["Checkpoint", "Record", "build_source", "cdk_sleep", "check_stream", 
 
 logger = logging.getLogger(__name__)
 _cdk_logger = logging.getLogger("airbyte")
+
+# Every source the CDK builds re-parses its own packaged component schema (a 0.2 s YAML load,
+# most of a source's construction), and a sync builds one per stream read. The file cannot
+# change in a running process and the CDK only reads the dict (to validate manifests), so it
+# is parsed once.
+concurrent_declarative_source.get_declarative_component_schema = functools.cache(
+    concurrent_declarative_source.get_declarative_component_schema
+)
 
 
 def _release_root_logger() -> None:
