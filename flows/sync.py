@@ -75,7 +75,7 @@ def default_tools() -> tuple[str, ...]:
     return mapped_tools(tools())
 
 
-SYNC_ENTITIES: tuple[str, ...] = ("company", "person", "deal")
+SYNC_ENTITIES: tuple[str, ...] = ("company", "person", "deal", "ticket")
 """Entities in the order they sync: companies first, so the people and deals that point at
 them find them linked (``reconcile.refs``)."""
 EXTRACT_SHARE = 40.0
@@ -124,12 +124,13 @@ def _golden_index(
 ) -> GoldenIndex | None:
     """The golden set's matching index, rebuilt only when a golden was saved or deleted since
     it was built (None when every record is linked already: nothing to match)."""
-    if all((r.tool, r.record_id) in known.links for r in records):
+    settings = load_settings(entity)
+    if settings.distinct or all((r.tool, r.record_id) in known.links for r in records):
         return None
     cached = _GOLDEN_INDEXES.get(entity)
     if cached is not None and cached[0] == version and len(cached[1].uids) == len(known.golden):
         return cached[1]
-    index = GoldenIndex.build(known.golden, load_settings(entity))
+    index = GoldenIndex.build(known.golden, settings)
     _GOLDEN_INDEXES[entity] = (version, index)
     return index
 

@@ -17,9 +17,11 @@ __all__ = [
     "MANY_REFERENCES",
     "PERSON_FIELDS",
     "REFERENCES",
+    "TICKET_FIELDS",
     "Company",
     "Deal",
     "Person",
+    "Ticket",
     "entity_fields",
     "is_many_reference",
     "reference_target",
@@ -87,18 +89,53 @@ class Deal(BaseModel):
     to many: each CRM holds its own person record ids, see ``MANY_REFERENCES``)."""
 
 
+class Ticket(BaseModel):
+    """A support request in one helpdesk (a ticket, a conversation).
+
+    Tickets are never matched across tools nor copied between helpdesks: each is a golden
+    record of its own, linked to its one helpdesk record (which names the tool), and feeds the
+    unified view of its requester and company. ``status`` is one of
+    ``new``/``open``/``pending``/``solved``/``closed``, the times ISO 8601 UTC
+    (``2024-05-01T10:30:00Z``), ``url`` the agent's page of the ticket.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    requester_id: str | None = None
+    """The unified id of the golden person who asked (a reference)."""
+    company_id: str | None = None
+    """The unified id of the golden company the ticket is for (a reference)."""
+    assignee: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    solved_at: str | None = None
+    url: str | None = None
+
+
 PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
 COMPANY_FIELDS: tuple[str, ...] = tuple(Company.model_fields)
 DEAL_FIELDS: tuple[str, ...] = tuple(Deal.model_fields)
+TICKET_FIELDS: tuple[str, ...] = tuple(Ticket.model_fields)
 
-# Entity name (as written in mapping files) -> model. Ticket, Call join here: a mapping
+# Entity name (as written in mapping files) -> model. Call joins here: a mapping
 # file names its entities and the loader checks their fields against this registry.
-ENTITIES: dict[str, type[BaseModel]] = {"person": Person, "company": Company, "deal": Deal}
+ENTITIES: dict[str, type[BaseModel]] = {
+    "person": Person,
+    "company": Company,
+    "deal": Deal,
+    "ticket": Ticket,
+}
 
 REFERENCES: dict[tuple[str, str], str] = {
     ("person", "company_id"): "company",
     ("deal", "company_id"): "company",
     ("deal", "contact_ids"): "person",
+    ("ticket", "requester_id"): "person",
+    ("ticket", "company_id"): "company",
 }
 """(entity, field) -> the entity the field points at. A tool maps it from and to its own
 record id of that entity; the golden record holds the golden id (``reconcile.refs``)."""

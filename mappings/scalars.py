@@ -17,6 +17,7 @@ from mappings.errors import MappingError, shorten
 __all__ = [
     "canonical_boolean",
     "canonical_date",
+    "canonical_datetime",
     "canonical_number",
     "date_out",
     "number_out",
@@ -104,6 +105,32 @@ def canonical_date(value: object, fmt: str | None = None) -> str | None:
     if parsed.tzinfo is None:
         return parsed.date().isoformat()
     return parsed.astimezone(UTC).date().isoformat()
+
+
+def canonical_datetime(value: object) -> str | None:
+    """A moment as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds).
+
+    Accepts ISO date-times with an offset or ``Z`` (one without is taken as UTC) and epoch
+    seconds or milliseconds (told apart by size: seconds would put milliseconds past 5138).
+    """
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise MappingError(f"not a date-time: {shorten(value)}")
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        number = float(value)
+        seconds = number / 1000 if number > 1e11 else number
+        stamp = datetime.fromtimestamp(seconds, tz=UTC)
+    elif isinstance(value, str):
+        try:
+            stamp = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise MappingError(f"not a date-time: {shorten(value)}") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+    else:
+        raise MappingError(f"expected a date-time, got {type(value).__name__} {shorten(value)}")
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def date_out(value: str, fmt: str | None = None) -> str:

@@ -27,6 +27,7 @@ from mappings.idlists import canonical_ids, ids_out
 from mappings.scalars import (
     canonical_boolean,
     canonical_date,
+    canonical_datetime,
     canonical_number,
     date_out,
     number_out,
@@ -470,6 +471,8 @@ TRANSFORMS: dict[str, Transform] = {
             _dropping(lambda v, ctx: canonical_date(v, _date_format(ctx))),
             lambda v, ctx: date_out(v, _date_format(ctx)),
         ),
+        # Read only in practice (ticket times): written back as the canonical ISO text.
+        Transform("datetime", _dropping(lambda v, ctx: canonical_datetime(v)), _identity_out),
         Transform(
             "full_name",
             _full_name_in,

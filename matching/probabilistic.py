@@ -127,6 +127,8 @@ def prepare_model(
     the untrained one is rebuilt each run and nothing is stored.
     """
     settings = settings or load_settings("person")
+    if settings.distinct:
+        return Model(comparisons=[]), False
     total = len(known.golden) + len(records)
     if stored is not None and total < RETRAIN_GROWTH * max(stored.trained_records, 1):
         return stored, False
@@ -164,7 +166,11 @@ def resolve(
             decided[key] = (record.external_id, False, {"rule": "external_id", "score": 1.0})
         else:
             unlinked.append(record)
-    if unlinked:
+    if unlinked and settings.distinct:
+        decided.update(
+            (r.key, (new_unified_id(r.entity, r.key), True, {"rule": "distinct"})) for r in unlinked
+        )
+    elif unlinked:
         decided.update(_decide(unlinked, known, settings, model, golden_index))
     return [
         MatchResult(

@@ -87,9 +87,12 @@ class LevelParams(BaseModel):
 class MatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    distinct: bool = False
+    """Every record not linked yet is a golden record of its own: nothing is compared (a
+    helpdesk ticket is one conversation in one tool, never the same as another)."""
     deterministic: tuple[str, ...] = ()
-    comparisons: tuple[ComparisonSpec, ...]
-    blocking: tuple[BlockingRule, ...]
+    comparisons: tuple[ComparisonSpec, ...] = ()
+    blocking: tuple[BlockingRule, ...] = ()
     training: tuple[BlockingRule, ...] = ()
     thresholds: Thresholds = Thresholds()
     parameters: dict[str, dict[str, LevelParams]] = Field(default_factory=dict)
@@ -121,8 +124,11 @@ class MatchSettings(BaseModel):
         unknown = set(self.parameters) - set(names)
         if unknown:
             raise ValueError(f"parameters for unknown comparisons: {sorted(unknown)}")
-        if not self.blocking:
-            raise ValueError("at least one blocking rule is needed")
+        if self.distinct:
+            if self.comparisons or self.blocking:
+                raise ValueError("distinct records are never compared: no comparisons, no blocking")
+        elif not self.comparisons or not self.blocking:
+            raise ValueError("at least one comparison and one blocking rule are needed")
         return self
 
 

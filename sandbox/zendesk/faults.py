@@ -46,9 +46,9 @@ def fault_hooks(state: SandboxState) -> ToolFaultHooks:
                 data.deactivate(user, state.now_ms())
             elif kind == "tickets":
                 ticket = data.tickets.get(int(record_id)) if record_id.isdigit() else None
-                if ticket is None:
+                if ticket is None or ticket.get("status") == "deleted":
                     return False
-                data.delete_ticket(ticket)
+                data.delete_ticket(ticket, state.now_ms())
             else:
                 org = data.find_org(record_id)
                 if org is None:

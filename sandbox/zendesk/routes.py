@@ -585,7 +585,7 @@ class _ZendeskRoutes:
 
     def _ticket(self, request: Request) -> dict[str, Any]:
         found = self.data.tickets.get(_int(request.path_params["ticket_id"], 0, "ticket_id"))
-        if found is None:
+        if found is None or found.get("status") == "deleted":
             raise not_found()
         return found
 
@@ -595,7 +595,7 @@ class _ZendeskRoutes:
             request,
             "tickets",
             self.data.tickets,
-            lambda r: ext is None or r.get("external_id") == ext,
+            lambda r: r.get("status") != "deleted" and (ext is None or r.get("external_id") == ext),
         )
 
     async def show_ticket(self, request: Request) -> Response:
@@ -620,7 +620,7 @@ class _ZendeskRoutes:
 
     async def delete_ticket(self, request: Request) -> Response:
         with self.state.lock:
-            self.data.delete_ticket(self._ticket(request))
+            self.data.delete_ticket(self._ticket(request), self.state.now_ms())
         return Response(status_code=204)
 
     # -- incremental exports -------------------------------------------------------------

@@ -502,9 +502,12 @@ class ZendeskData:
         rec["generated_timestamp"] = now_ms // 1000
         self.tickets.put(rec["id"], rec, now_ms)
 
-    def delete_ticket(self, rec: dict[str, Any]) -> None:
-        self.tickets.remove(rec["id"])
+    def delete_ticket(self, rec: dict[str, Any], now_ms: int) -> None:
+        """Soft delete, as Zendesk does: the ticket 404s and leaves the lists, but the
+        incremental export still returns it, with status "deleted"."""
         self.requested.get(rec["requester_id"], set()).discard(rec["id"])
+        rec["status"] = "deleted"
+        self.touch_ticket(rec, now_ms)
 
     # -- seeding -------------------------------------------------------------------------
 

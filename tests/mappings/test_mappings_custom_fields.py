@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from mappings.custom import custom_fields_in
-from mappings.errors import MappingConfigError
+from mappings.errors import MappingConfigError, MappingError
 from mappings.scalars import canonical_boolean, canonical_date, canonical_number
 from mappings.spec import (
     MAPPINGS_DIR,
@@ -183,3 +183,19 @@ def test_every_custom_type_names_a_transform() -> None:
     from mappings.custom import CustomType
 
     assert set(get_args(CustomType)) <= set(TRANSFORMS)
+
+
+def test_a_datetime_is_canonical_utc_whole_seconds_from_any_form() -> None:
+    from mappings.scalars import canonical_datetime
+
+    want = "2026-03-01T09:30:00Z"
+    assert canonical_datetime("2026-03-01T10:30:00+01:00") == want
+    assert canonical_datetime("2026-03-01T09:30:00.750Z") == want
+    assert canonical_datetime("2026-03-01T09:30:00") == want, "no offset: taken as UTC"
+    assert canonical_datetime(1772357400) == want
+    assert canonical_datetime("1772357400000") == want
+    assert canonical_datetime(" ") is None
+    with pytest.raises(MappingError, match="not a date-time"):
+        canonical_datetime("yesterday")
+    with pytest.raises(MappingError, match="not a date-time"):
+        canonical_datetime(True)

@@ -127,9 +127,9 @@ def test_organization_maps_to_a_company() -> None:
     assert any("invalid domain" in w for w in record.warnings)
 
 
-def test_file_has_both_sections_on_the_connector_streams() -> None:
+def test_file_has_its_sections_on_the_connector_streams() -> None:
     sections = load_mappings("zendesk")
-    assert list(sections) == ["person", "company"]
+    assert list(sections) == ["person", "company", "ticket"]
     assert (PERSON.stream, COMPANY.stream) == ("users", "organizations")
     assert COMPANY.natural_key == "unified_id"
     assert "industry" not in mapped_fields(COMPANY, "out"), "details is never written"
@@ -290,3 +290,36 @@ def test_composite_mistakes_are_refused_at_load(
 ) -> None:
     with pytest.raises(MappingConfigError, match=complaint):
         parse_mapping("zendesk", _section(*fields))
+
+
+def test_a_ticket_reads_its_status_people_and_times_in_the_unified_shape() -> None:
+    ticket = load_mapping("zendesk", "ticket")
+    raw = {
+        "id": 35436,
+        "subject": "  Printer on fire ",
+        "status": "hold",
+        "priority": "urgent",
+        "via": {"channel": "email"},
+        "requester_id": 10000000042,
+        "assignee_id": 10000000003,
+        "organization_id": None,
+        "created_at": "2026-05-01T10:30:00+02:00",
+        "updated_at": STAMP,
+        "agent_url": "https://acme.zendesk.com/agent/tickets/35436",
+    }
+    record = to_unified(ticket, raw)
+    assert record.values == {
+        "subject": "Printer on fire",
+        "status": "pending",
+        "priority": "urgent",
+        "channel": "email",
+        "requester_id": "10000000042",
+        "company_id": None,
+        "assignee": "10000000003",
+        "created_at": "2026-05-01T08:30:00Z",
+        "updated_at": "2026-05-01T12:00:00Z",
+        "url": "https://acme.zendesk.com/agent/tickets/35436",
+    }
+    assert not record.gone
+    assert to_unified(ticket, {**raw, "status": "deleted"}).gone
+    assert mapped_fields(ticket, "out") == (), "tickets are never written"

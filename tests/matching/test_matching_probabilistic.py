@@ -286,3 +286,29 @@ def test_learned_weights_are_not_degenerate() -> None:
             weights = params.weights()
             assert weights[0] < 0 < weights[-1], params.name
     assert model.prior < 1 / len(records)
+
+
+def test_distinct_records_are_each_a_golden_of_their_own() -> None:
+    distinct = load_settings("ticket")
+    assert distinct.distinct
+    with pytest.raises(ValueError, match="never compared"):
+        parse_settings({"distinct": True, "blocking": [["x"]]})
+    with pytest.raises(ValueError, match="at least one comparison"):
+        parse_settings({"blocking": [["x"]]})
+    same = {"subject": "Refund", "requester_id": "p1"}
+    records = [rec("zendesk:1", **same), rec("freshdesk:1", **same)]
+    known = KnownIndex.build({"g1": {"subject": "Refund"}}, {("zendesk", "9"): "g1"})
+    again = [*records, rec("zendesk:9", **same)]
+    model, trained = prepare_model(again, known, settings=distinct)
+    assert not trained
+
+    results = resolve(again, known, settings=distinct, model=model)
+
+    first, second, linked = results
+    assert first.created
+    assert second.created
+    assert first.unified_id != second.unified_id
+    assert (linked.unified_id, linked.created) == ("g1", False)
+    assert [r.unified_id for r in resolve(again, known, settings=distinct)] == [
+        r.unified_id for r in results
+    ], "the same records get the same ids on a re-run"

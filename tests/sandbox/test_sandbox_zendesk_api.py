@@ -177,6 +177,33 @@ def test_incremental_cursor_export_and_end_of_stream(
     assert "start_time" in too_recent.json()["description"]
 
 
+def test_a_deleted_ticket_404s_but_stays_in_the_export_as_deleted(zd: httpx.Client) -> None:
+    requester = _user(zd, "Asker", "asker@acme.io")
+    made = [
+        zd.post(
+            "/tickets",
+            json={
+                "ticket": {
+                    "subject": f"T{i}",
+                    "comment": {"body": "Help"},
+                    "requester_id": requester["id"],
+                }
+            },
+        ).json()["ticket"]
+        for i in range(2)
+    ]
+    gone, kept = made[0]["id"], made[1]["id"]
+    assert zd.delete(f"/tickets/{gone}").status_code == 204
+
+    assert zd.get(f"/tickets/{gone}").status_code == 404
+    assert zd.delete(f"/tickets/{gone}").status_code == 404
+    assert [t["id"] for t in zd.get("/tickets").json()["tickets"]] == [kept]
+    page = zd.get("/incremental/tickets/cursor", params={"start_time": 0}).json()
+    status = {t["id"]: t["status"] for t in page["tickets"]}
+    assert status[gone] == "deleted"
+    assert status[kept] != "deleted"
+
+
 def test_incremental_excludes_the_last_minute(sandbox: SandboxServer, zd: httpx.Client) -> None:
     _user(zd, "Fresh", "fresh@acme.io")
     sandbox.state.zendesk.recent_exclusion_s = 60
