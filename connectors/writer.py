@@ -38,6 +38,9 @@ class WriteOutcome:
     created: bool = False
     error: str | None = None
     data: dict[str, Any] | None = None
+    transient: bool = False
+    """The whole call failed (an outage, retries exhausted), not this record: a later run
+    tries again."""
     gone: bool = False
     """The linked record no longer exists in the tool (merged away or deleted there): the
     sync follows it to its survivor instead of dead-lettering the write."""

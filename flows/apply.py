@@ -29,7 +29,7 @@ from mappings.spec import read_back
 from reconcile.mapped import link_hash
 from reconcile.plan import LinkView, PlannedWrite
 from state.db import session_scope
-from state.dead_letters import add_dead_letter
+from state.dead_letters import add_dead_letter, resolve_failed_writes
 from state.journal import mark_applied, mark_failed, plan_writes
 from state.links import upsert_links
 
@@ -92,6 +92,7 @@ def apply_writes(
     conn = resolve_connection(tool)
     client = build_client(conn, limiter=budgeted_limiter(tool, priority))
     writer = writer_for(conn, client)
+    streams = [kind.stream for kind in mapping.all_types()]
     # One record type per batch (a CRM's leads beside its contacts): each has its section.
     kinds = sorted({w.record_type or "" for w in writes})
     batches = [
@@ -139,12 +140,15 @@ def apply_writes(
                         created=False,
                         error=str(exc),
                         data=None,
+                        transient=True,
                     )
                     for w in batch
                 ]
             for hook in after_remote_write:
                 hook(tool, outcomes)
-            _record(engine, run_id, tool, section, batch, entry_ids, outcomes, known, result)
+            _record(
+                engine, run_id, tool, section, batch, entry_ids, outcomes, known, result, streams
+            )
             if progress is not None:
                 progress.fraction(done, len(batches))
         if result.gone:
@@ -174,6 +178,7 @@ def _record(
     outcomes: Sequence[WriteOutcome],
     known: dict[tuple[str, str], LinkView],
     result: Applied,
+    streams: Sequence[str],
 ) -> None:
     if len(outcomes) != len(batch):
         raise WriteFailed(f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items")
@@ -195,7 +200,12 @@ def _record(
                     record_id=write.record_id,
                     stage="apply",
                     reason=reason,
-                    payload={"unified_id": write.unified_id, "op": write.op, **write.payload},
+                    payload={
+                        "unified_id": write.unified_id,
+                        "op": write.op,
+                        **write.payload,
+                        **({"transient": True} if outcome.transient else {}),
+                    },
                 )
                 result.failed += 1
                 result.dead_letters += 1
@@ -224,3 +234,6 @@ def _record(
             else:
                 result.updated += 1
         upsert_links(session, link_rows)
+        # Written now: what earlier runs failed to write for these goldens is done.
+        written = {str(row["unified_id"]) for row in link_rows}
+        resolve_failed_writes(session, tool, streams, written)

@@ -8,6 +8,7 @@ dry run stops after plan and writes nothing but its run row and artifacts.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,17 +58,21 @@ from reconcile.mapped import Mapped
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
 from reconcile.plan import LinkView, Plan, build_plan
 from reconcile.refs import RefIndex, referenced_entities
+from reconcile.retries import due_for_retry
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
-from state.dead_letters import add_dead_letter
+from state.dead_letters import add_dead_letter, failed_writes, resolve_failed_writes
 from state.decisions import record_decisions
 from state.golden import golden_version, load_golden, save_golden
 from state.links import links_for_tool, links_for_unified, upsert_links
 from state.match_models import load_match_model, save_match_model
 from state.reviews import add_reviews, cannot_links
 from state.runs import finish_run, start_run
+from state.types import utcnow
 
 __all__ = ["EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "default_tools", "sync"]
+
+logger = logging.getLogger(__name__)
 
 
 def default_tools() -> tuple[str, ...]:
@@ -489,6 +494,40 @@ def _sync(
     return SyncResult(report=report, plan=plan)
 
 
+def _streams(mapping: ToolMapping) -> list[str]:
+    return [kind.stream for kind in mapping.all_types()]
+
+
+def _due_retries(engine: Engine, mappings: dict[str, ToolMapping]) -> dict[str, set[str]]:
+    """Tool -> the goldens whose write an earlier run failed to make and should try again now
+    (``reconcile.retries``)."""
+    now = utcnow()
+    due: dict[str, set[str]] = {}
+    with session_scope(engine) as session:
+        for tool, mapping in mappings.items():
+            due[tool] = {
+                f.unified_id
+                for f in failed_writes(session, tool, _streams(mapping))
+                if due_for_retry(f.attempts, f.last_at, f.transient, now)
+            }
+    return due
+
+
+def _close_settled_retries(
+    engine: Engine, mappings: dict[str, ToolMapping], retries: dict[str, set[str]], plan: Plan
+) -> None:
+    """A failed write the plan no longer needs (the tool holds the values by now, or the golden
+    changed so nothing is left to send) is closed; one planned again closes when it lands."""
+    with session_scope(engine) as session:
+        for tool, uids in retries.items():
+            pending = {w.unified_id for w in plan.for_tool(tool)}
+            pending |= {s.unified_id for s in plan.skipped if s.tool == tool}
+            settled = uids - pending
+            if settled:
+                closed = resolve_failed_writes(session, tool, _streams(mappings[tool]), settled)
+                logger.info("%s: %d failed writes no longer needed, closed", tool, closed)
+
+
 def _sync_entity(
     engine: Engine,
     run_id: str,
@@ -559,10 +598,13 @@ def _sync_entity(
         for m in matches
     }
     planned_ids, planned_goldens = touched, dict(merged.goldens)
-    followed_ids = {f.unified_id for f in followed} - touched
-    if followed_ids:  # a followed merge can change a golden no record of this run touched
-        planned_ids = touched | followed_ids
-        planned_goldens = {**_golden_views(engine, entity, followed_ids), **planned_goldens}
+    retries = _due_retries(engine, mappings)
+    # A followed merge can change a golden no record of this run touched; a write an earlier
+    # run failed to make is planned again (its link still holds what the tool had).
+    extra = ({f.unified_id for f in followed} | set().union(*retries.values())) - touched
+    if extra:
+        planned_ids = touched | extra
+        planned_goldens = {**_golden_views(engine, entity, extra), **planned_goldens}
     if mode == "full":
         planned_ids = touched | all_golden_ids(engine, entity)
         planned_goldens = {
@@ -583,6 +625,7 @@ def _sync_entity(
     if dry_run:
         return plan, duplicates
 
+    _close_settled_retries(engine, mappings, retries, plan)
     persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
     written = _apply_all(

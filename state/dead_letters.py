@@ -5,6 +5,8 @@ credentials; datetimes in them become ISO strings."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,10 +16,13 @@ from state.types import utcnow
 
 __all__ = [
     "MAX_REASON_CHARS",
+    "FailedWrite",
     "add_dead_letter",
     "dead_letters_for_run",
+    "failed_writes",
     "open_dead_letters",
     "resolve_dead_letter",
+    "resolve_failed_writes",
 ]
 
 MAX_REASON_CHARS = 4000
@@ -78,3 +83,67 @@ def resolve_dead_letter(
     session.add(letter)
     session.flush()
     return letter
+
+
+@dataclass(frozen=True)
+class FailedWrite:
+    """The open write failures of one golden record in one tool."""
+
+    unified_id: str
+    attempts: int
+    last_at: dt.datetime
+    transient: bool
+    """The last failure was the call's (an outage, retries exhausted), not the record's."""
+
+
+def _open_writes(session: Session, tool: str, streams: Iterable[str]) -> list[DeadLetter]:
+    stmt = select(DeadLetter).where(
+        col(DeadLetter.resolved_at).is_(None),
+        DeadLetter.stage == "apply",
+        DeadLetter.tool == tool,
+        col(DeadLetter.stream).in_(sorted(set(streams))),
+    )
+    return list(session.exec(stmt.order_by(col(DeadLetter.id))))
+
+
+def failed_writes(session: Session, tool: str, streams: Iterable[str]) -> list[FailedWrite]:
+    """Each golden record whose write to ``tool`` (one of its ``streams``) failed and is still
+    open, with how often it failed: what the next run re-plans."""
+    by_golden: dict[str, list[DeadLetter]] = {}
+    for letter in _open_writes(session, tool, streams):
+        uid = (letter.payload or {}).get("unified_id")
+        if isinstance(uid, str) and uid:
+            by_golden.setdefault(uid, []).append(letter)
+    return [
+        FailedWrite(
+            unified_id=uid,
+            attempts=len(letters),
+            last_at=letters[-1].created_at,
+            transient=bool((letters[-1].payload or {}).get("transient")),
+        )
+        for uid, letters in sorted(by_golden.items())
+    ]
+
+
+def resolve_failed_writes(
+    session: Session,
+    tool: str,
+    streams: Iterable[str],
+    unified_ids: Iterable[str],
+    *,
+    at: dt.datetime | None = None,
+) -> int:
+    """Close the open write failures of these golden records in ``tool``: written since, or
+    no longer needing the write. Returns how many were closed."""
+    wanted = set(unified_ids)
+    if not wanted:
+        return 0
+    when = at or utcnow()
+    closed = 0
+    for letter in _open_writes(session, tool, streams):
+        if (letter.payload or {}).get("unified_id") in wanted:
+            letter.resolved_at = when
+            session.add(letter)
+            closed += 1
+    session.flush()
+    return closed

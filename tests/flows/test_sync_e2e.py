@@ -217,6 +217,59 @@ def test_a_record_the_tool_rejects_is_a_dead_letter_and_the_rest_goes_through(
     assert all(d.reason and d.payload for d in malformed)
 
 
+def test_writes_an_outage_failed_are_made_by_the_next_incremental_run(tools: Tools) -> None:
+    # Mailchimp down for every write of the first run (its reads still work).
+    tools.control(
+        "POST",
+        "/faults",
+        json={
+            "tool": "mailchimp",
+            "kind": "503",
+            "path": r"/lists/",
+            "method": "PUT",
+            "count": 10_000,
+        },
+    )
+    tools.control(
+        "POST",
+        "/faults",
+        json={
+            "tool": "mailchimp",
+            "kind": "503",
+            "path": r"/lists/[^/]+$",
+            "method": "POST",
+            "count": 10_000,
+        },
+    )
+    outage = sync().report
+    failed = [d for d in _dead_letters() if d.stage == "apply" and d.tool == "mailchimp"]
+    assert outage.tool("mailchimp").failed == len(failed) > 0
+    assert all((d.payload or {}).get("transient") for d in failed)
+
+    tools.control("DELETE", "/faults")
+    recovered = sync().report
+    # Nothing changed in any tool: only the retried writes are made, and their letters close;
+    # a record Mailchimp refuses for its content (an address it rejects) stays open, as refused.
+    retried = {(d.payload or {})["unified_id"] for d in failed}
+    mailchimp = recovered.tool("mailchimp")
+    assert mailchimp.written + mailchimp.failed == len(retried)
+    assert mailchimp.written > mailchimp.failed
+    assert recovered.tool("hubspot").written == 0
+    still_open = [
+        d
+        for d in _dead_letters()
+        if d.stage == "apply" and d.tool == "mailchimp" and d.resolved_at is None
+    ]
+    refused = [d for d in still_open if d.run_id == recovered.run_id]
+    assert len(refused) == mailchimp.failed
+    assert not any((d.payload or {}).get("transient") for d in refused)
+    assert {(d.payload or {})["unified_id"] for d in still_open} == {
+        (d.payload or {})["unified_id"] for d in refused
+    }, "a letter of a write made since is still open"
+    settled = sync().report
+    assert settled.written == 0, settled.tools
+
+
 def test_a_failed_page_keeps_the_cursor_where_it_was(tools: Tools) -> None:
     tools.control(
         "POST",

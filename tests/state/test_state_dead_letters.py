@@ -15,8 +15,10 @@ from state.dead_letters import (
     MAX_REASON_CHARS,
     add_dead_letter,
     dead_letters_for_run,
+    failed_writes,
     open_dead_letters,
     resolve_dead_letter,
+    resolve_failed_writes,
 )
 from state.runs import start_run
 
@@ -95,3 +97,39 @@ def test_secrets_in_a_payload_are_refused(runs: Engine) -> None:
             session, "r1", "t", "s", "1", "apply", "x", {"token": SecretStr("pat-na1-secret")}
         )
     assert "pat-na1-secret" not in str(info.value)
+
+
+def test_failed_writes_group_open_apply_letters_by_golden_and_close_by_golden(runs: Engine) -> None:
+    def fail(
+        run: str, uid: str, at: dt.datetime, *, transient: bool, stream: str = "members"
+    ) -> None:
+        payload = {"unified_id": uid, "op": "update", **({"transient": True} if transient else {})}
+        add_dead_letter(session, run, "mailchimp", stream, "m1", "apply", "503", payload, at=at)
+
+    later = T0 + dt.timedelta(hours=1)
+    with session_scope(runs) as session:
+        fail("r1", "u1", T0, transient=True)
+        fail("r2", "u1", later, transient=True)
+        fail("r1", "u2", T0, transient=True)
+        fail("r2", "u2", later, transient=False)  # refused the second time
+        fail("r1", "u3", T0, transient=True, stream="other")
+        add_dead_letter(
+            session, "r1", "mailchimp", "members", "m9", "map", "bad", {"unified_id": "u4"}
+        )
+        add_dead_letter(
+            session, "r1", "hubspot", "members", "h1", "apply", "503", {"unified_id": "u5"}
+        )
+
+        found = {f.unified_id: f for f in failed_writes(session, "mailchimp", ["members"])}
+        assert set(found) == {"u1", "u2"}, "other streams, stages and tools are not this one's"
+        assert (found["u1"].attempts, found["u1"].last_at, found["u1"].transient) == (
+            2,
+            later,
+            True,
+        )
+        assert (found["u2"].attempts, found["u2"].transient) == (2, False)
+
+        assert resolve_failed_writes(session, "mailchimp", ["members"], {"u1"}, at=later) == 2
+        assert resolve_failed_writes(session, "mailchimp", ["members"], set()) == 0
+        assert [f.unified_id for f in failed_writes(session, "mailchimp", ["members"])] == ["u2"]
+        assert len(failed_writes(session, "mailchimp", ["members", "other"])) == 2

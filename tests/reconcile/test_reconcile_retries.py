@@ -1,0 +1,28 @@
+"""The retry policy across runs for writes a run failed to make."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from reconcile.retries import MAX_ATTEMPTS, MAX_PAUSE, due_for_retry, pause_after
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def test_the_pause_grows_from_none_to_a_day() -> None:
+    pauses = [pause_after(n) for n in range(1, 10)]
+    assert pauses[0] == dt.timedelta(0), "the run after an outage tries again at once"
+    assert pauses[1:4] == [dt.timedelta(minutes=m) for m in (15, 30, 60)]
+    assert pauses == sorted(pauses)
+    assert max(pauses) == MAX_PAUSE
+
+
+def test_an_outage_is_retried_after_its_pause_and_given_up_at_the_cap() -> None:
+    assert due_for_retry(1, T0, True, T0)
+    assert not due_for_retry(3, T0, True, T0 + dt.timedelta(minutes=29))
+    assert due_for_retry(3, T0, True, T0 + dt.timedelta(minutes=30))
+    assert not due_for_retry(MAX_ATTEMPTS, T0, True, T0 + dt.timedelta(days=30))
+
+
+def test_a_refused_record_is_never_retried_as_it_was() -> None:
+    assert not due_for_retry(1, T0, False, T0 + dt.timedelta(days=30))
