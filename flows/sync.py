@@ -63,11 +63,11 @@ from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
 from state.dead_letters import add_dead_letter, failed_writes, resolve_failed_writes
 from state.decisions import record_decisions
-from state.golden import golden_version, load_golden, save_golden
+from state.golden import golden_version, goldens_saved_since, load_golden, save_golden
 from state.links import links_for_tool, links_for_unified, upsert_links
 from state.match_models import load_match_model, save_match_model
 from state.reviews import add_reviews, cannot_links
-from state.runs import finish_run, start_run
+from state.runs import finish_run, last_finished_run, start_run
 from state.types import utcnow
 
 __all__ = ["EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "default_tools", "sync"]
@@ -498,6 +498,16 @@ def _streams(mapping: ToolMapping) -> list[str]:
     return [kind.stream for kind in mapping.all_types()]
 
 
+def _decided_since_last_run(engine: Engine, entity: str, run_id: str) -> set[str]:
+    """Goldens saved after the last run ended: by a person (``revsync review``), so the tools
+    have not seen them yet."""
+    with session_scope(engine) as session:
+        last = last_finished_run(session, besides=run_id)
+        if last is None or last.ended_at is None:
+            return set()
+        return goldens_saved_since(session, entity, last.ended_at)
+
+
 def _due_retries(engine: Engine, mappings: dict[str, ToolMapping]) -> dict[str, set[str]]:
     """Tool -> the goldens whose write an earlier run failed to make and should try again now
     (``reconcile.retries``)."""
@@ -599,9 +609,14 @@ def _sync_entity(
     }
     planned_ids, planned_goldens = touched, dict(merged.goldens)
     retries = _due_retries(engine, mappings)
-    # A followed merge can change a golden no record of this run touched; a write an earlier
-    # run failed to make is planned again (its link still holds what the tool had).
-    extra = ({f.unified_id for f in followed} | set().union(*retries.values())) - touched
+    # A followed merge can change a golden no record of this run touched; so can a review
+    # decision made since the last run; a write an earlier run failed to make is planned
+    # again (its link still holds what the tool had).
+    extra = (
+        {f.unified_id for f in followed}
+        | _decided_since_last_run(engine, entity, run_id)
+        | set().union(*retries.values())
+    ) - touched
     if extra:
         planned_ids = touched | extra
         planned_goldens = {**_golden_views(engine, entity, extra), **planned_goldens}

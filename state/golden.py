@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ from state._upsert import bulk_upsert
 from state.models import GoldenRecord
 from state.types import utcnow
 
-__all__ = ["golden_ids", "golden_version", "load_golden", "save_golden"]
+__all__ = ["golden_ids", "golden_version", "goldens_saved_since", "load_golden", "save_golden"]
 
 
 def load_golden(
@@ -64,3 +65,12 @@ def save_golden(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         full.setdefault("updated_at", now)
         prepared.append(full)
     return bulk_upsert(session, GoldenRecord, prepared, insert_only=("created_at",))
+
+
+def goldens_saved_since(session: Session, entity: str, since: dt.datetime) -> set[str]:
+    """Golden records of ``entity`` saved after ``since``: changed outside a sync run (a review
+    decision) when ``since`` is when the last run ended."""
+    stmt = select(GoldenRecord.unified_id).where(
+        GoldenRecord.entity == entity, col(GoldenRecord.updated_at) > since
+    )
+    return set(session.exec(stmt))

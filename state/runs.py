@@ -10,7 +10,14 @@ from sqlmodel import Session, col, select
 from state.models import Run, RunStatus
 from state.types import utcnow
 
-__all__ = ["UnknownRunError", "finish_run", "get_run", "last_runs", "start_run"]
+__all__ = [
+    "UnknownRunError",
+    "finish_run",
+    "get_run",
+    "last_finished_run",
+    "last_runs",
+    "start_run",
+]
 
 
 class UnknownRunError(KeyError):
@@ -63,3 +70,11 @@ def last_runs(session: Session, n: int = 10) -> list[Run]:
     """The `n` most recently started runs, newest first."""
     stmt = select(Run).order_by(col(Run.started_at).desc(), col(Run.id).desc()).limit(n)
     return list(session.exec(stmt))
+
+
+def last_finished_run(session: Session, *, besides: str | None = None) -> Run | None:
+    """The real (not dry) run that ended last, other than ``besides``."""
+    stmt = select(Run).where(col(Run.ended_at).is_not(None), Run.dry_run == False)  # noqa: E712
+    if besides is not None:
+        stmt = stmt.where(Run.id != besides)
+    return session.exec(stmt.order_by(col(Run.ended_at).desc()).limit(1)).first()

@@ -13,7 +13,7 @@ import pytest
 from flow_testkit import Tools
 from sqlmodel import Session, select
 
-from flows.review import split
+from flows.review import accept, list_reviews, split
 from flows.sync import sync
 from mappings.errors import MappingError
 from mappings.spec import load_mapping, to_unified
@@ -150,6 +150,22 @@ def test_a_split_is_clean_and_respected_by_later_runs(tools: Tools) -> None:
         sync()
         again = _links()
         assert again[record] != again[members[0]], "a rejected pair merged again"
+
+
+def test_a_review_decision_reaches_the_tools_on_the_next_incremental_run(tools: Tools) -> None:
+    sync()
+    engine = engine_from_url()
+    pending = list_reviews(engine, "person")
+    assert pending, "the seeded world leaves pairs to review"
+    survivor = accept(engine, pending[0].id or 0)
+
+    after = sync()
+    assert after.report.status == "completed"
+    planned = {w.unified_id for w in after.plan.writes}
+    assert survivor in planned, "the accepted pair was not planned by the incremental run"
+    assert after.report.written > 0
+    settled = sync().report
+    assert settled.written == 0, settled.tools
 
 
 # --- vendor-side merges ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from state.db import session_scope
-from state.golden import load_golden, save_golden
+from state.golden import goldens_saved_since, load_golden, save_golden
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 T1 = dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
@@ -88,3 +88,13 @@ def test_rows_without_values_are_refused(state_session: Session) -> None:
     del row["values"]
     with pytest.raises(ValueError, match="values"):
         save_golden(state_session, [row])
+
+
+def test_goldens_saved_since_a_moment_are_the_ones_changed_after_it(state_session: Session) -> None:
+    later = T0 + dt.timedelta(hours=1)
+    save_golden(state_session, [_golden("u1", "a@x.io", at=T0), _golden("u2", "b@x.io", at=later)])
+    save_golden(state_session, [_golden("c1", "acme", entity="company", at=later)])
+
+    assert goldens_saved_since(state_session, "person", T0) == {"u2"}
+    assert goldens_saved_since(state_session, "person", later) == set()
+    assert goldens_saved_since(state_session, "company", T0) == {"c1"}

@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from state.db import session_scope
-from state.runs import UnknownRunError, finish_run, get_run, last_runs, start_run
+from state.runs import (
+    UnknownRunError,
+    finish_run,
+    get_run,
+    last_finished_run,
+    last_runs,
+    start_run,
+)
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -59,3 +66,18 @@ def test_last_runs_newest_first(state_session: Session) -> None:
     assert [r.id for r in last_runs(state_session, 3)] == ["r3", "r2", "r1"]
     assert len(last_runs(state_session, 10)) == 4
     assert last_runs(state_session, 0) == []
+
+
+def test_last_finished_run_is_the_real_run_that_ended_last(state_session: Session) -> None:
+    assert last_finished_run(state_session) is None
+    for rid, dry, minutes in (("a", False, 1), ("b", False, 5), ("dry", True, 9), ("c", False, 3)):
+        start_run(state_session, rid, None, dry_run=dry, at=T0)
+        finish_run(state_session, rid, "completed", None, at=T0 + dt.timedelta(minutes=minutes))
+    start_run(state_session, "running", None, dry_run=False, at=T0)
+
+    found = last_finished_run(state_session)
+    assert found is not None
+    assert found.id == "b"
+    other = last_finished_run(state_session, besides="b")
+    assert other is not None
+    assert other.id == "c"
