@@ -58,7 +58,7 @@ from reconcile.mapped import Mapped
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
 from reconcile.plan import LinkView, Plan, build_plan
 from reconcile.refs import RefIndex, referenced_entities
-from reconcile.retries import due_for_retry
+from reconcile.retries import Refusal, due_for_retry, hold_refused
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
 from state.dead_letters import add_dead_letter, failed_writes, resolve_failed_writes
@@ -508,19 +508,31 @@ def _decided_since_last_run(engine: Engine, entity: str, run_id: str) -> set[str
         return goldens_saved_since(session, entity, last.ended_at)
 
 
-def _due_retries(engine: Engine, mappings: dict[str, ToolMapping]) -> dict[str, set[str]]:
-    """Tool -> the goldens whose write an earlier run failed to make and should try again now
-    (``reconcile.retries``)."""
+@dataclass
+class _Failed:
+    """Writes earlier runs failed to make, for this entity's tools."""
+
+    due: dict[str, set[str]] = field(default_factory=dict)
+    """Tool -> the goldens whose lost write is tried again now (``reconcile.retries``)."""
+    refused: dict[tuple[str, str], Refusal] = field(default_factory=dict)
+    """(tool, golden) -> what the tool refused last and why."""
+
+
+def _failed_writes(engine: Engine, mappings: dict[str, ToolMapping]) -> _Failed:
     now = utcnow()
-    due: dict[str, set[str]] = {}
+    out = _Failed()
     with session_scope(engine) as session:
         for tool, mapping in mappings.items():
-            due[tool] = {
+            failed = failed_writes(session, tool, _streams(mapping))
+            out.due[tool] = {
                 f.unified_id
-                for f in failed_writes(session, tool, _streams(mapping))
+                for f in failed
                 if due_for_retry(f.attempts, f.last_at, f.transient, now)
             }
-    return due
+            out.refused.update(
+                ((tool, f.unified_id), (f.payload, f.reason)) for f in failed if not f.transient
+            )
+    return out
 
 
 def _close_settled_retries(
@@ -608,14 +620,14 @@ def _sync_entity(
         for m in matches
     }
     planned_ids, planned_goldens = touched, dict(merged.goldens)
-    retries = _due_retries(engine, mappings)
+    failed = _failed_writes(engine, mappings)
     # A followed merge can change a golden no record of this run touched; so can a review
     # decision made since the last run; a write an earlier run failed to make is planned
     # again (its link still holds what the tool had).
     extra = (
         {f.unified_id for f in followed}
         | _decided_since_last_run(engine, entity, run_id)
-        | set().union(*retries.values())
+        | set().union(*failed.due.values())
     ) - touched
     if extra:
         planned_ids = touched | extra
@@ -628,7 +640,9 @@ def _sync_entity(
         }
     links = _link_views(engine, planned_ids, fresh)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
-    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()), refs)
+    plan = hold_refused(
+        plan_writes(planned_goldens, dict(links), list(mappings.values()), refs), failed.refused
+    )
     duplicates = in_tool_duplicates(links, matches, entity)
     progress.at((EXTRACT_SHARE + 10) / 100)
     for tool in mappings:
@@ -640,7 +654,7 @@ def _sync_entity(
     if dry_run:
         return plan, duplicates
 
-    _close_settled_retries(engine, mappings, retries, plan)
+    _close_settled_retries(engine, mappings, failed.due, plan)
     persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
     written = _apply_all(

@@ -10,8 +10,24 @@ re-planned when its golden record changes, as every write is.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["FIRST_PAUSE", "MAX_ATTEMPTS", "MAX_PAUSE", "due_for_retry", "pause_after"]
+from reconcile.plan import Plan, PlannedWrite, Skipped
+
+__all__ = [
+    "FIRST_PAUSE",
+    "MAX_ATTEMPTS",
+    "MAX_PAUSE",
+    "Refusal",
+    "due_for_retry",
+    "hold_refused",
+    "pause_after",
+]
+
+Refusal = tuple[Mapping[str, Any], str]
+"""What a tool refused for one golden record (``op`` and payload as sent) and its reason."""
 
 MAX_ATTEMPTS = 8
 FIRST_PAUSE = dt.timedelta(minutes=15)
@@ -34,3 +50,32 @@ def due_for_retry(
     if not transient or attempts >= MAX_ATTEMPTS:
         return False
     return now - last_failed_at >= pause_after(attempts)
+
+
+def _sent(write: PlannedWrite) -> Any:
+    """The write as its dead letter would hold it (through JSON, as stored)."""
+    return json.loads(json.dumps({"op": write.op, **write.payload}, default=str))
+
+
+def hold_refused(plan: Plan, refused: Mapping[tuple[str, str], Refusal]) -> Plan:
+    """``plan`` without the writes a tool already refused exactly as planned, each turned into
+    a skip that says so: sent again unchanged it would be refused again, every run. A write
+    whose values changed since (the record or the mapping was fixed) goes ahead."""
+    kept: list[PlannedWrite] = []
+    held: list[Skipped] = []
+    for write in plan.writes:
+        before = refused.get((write.tool, write.unified_id))
+        if before is not None:
+            sent, reason = before
+            unchanged = {k: v for k, v in sent.items() if k not in ("unified_id", "transient")}
+            if unchanged == _sent(write):
+                why = (
+                    f"refused as planned by an earlier run ({reason}); fix the record in a "
+                    "tool or the mapping"
+                )
+                held.append(Skipped(tool=write.tool, unified_id=write.unified_id, reason=why))
+                continue
+        kept.append(write)
+    if not held:
+        return plan
+    return plan.model_copy(update={"writes": kept, "skipped": [*plan.skipped, *held]})

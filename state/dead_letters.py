@@ -94,6 +94,10 @@ class FailedWrite:
     last_at: dt.datetime
     transient: bool
     """The last failure was the call's (an outage, retries exhausted), not the record's."""
+    reason: str
+    """The last failure's reason, as the tool said it."""
+    payload: dict[str, Any]
+    """What the last failed write sent: ``op`` and the payload (with ``unified_id``)."""
 
 
 def _open_writes(session: Session, tool: str, streams: Iterable[str]) -> list[DeadLetter]:
@@ -120,6 +124,8 @@ def failed_writes(session: Session, tool: str, streams: Iterable[str]) -> list[F
             attempts=len(letters),
             last_at=letters[-1].created_at,
             transient=bool((letters[-1].payload or {}).get("transient")),
+            reason=letters[-1].reason,
+            payload=dict(letters[-1].payload or {}),
         )
         for uid, letters in sorted(by_golden.items())
     ]

@@ -216,6 +216,16 @@ def test_a_record_the_tool_rejects_is_a_dead_letter_and_the_rest_goes_through(
     malformed = [d for d in _dead_letters() if d.stage == "map"]
     assert all(d.reason and d.payload for d in malformed)
 
+    # A full run plans every golden again; the refused writes are held, not sent again as
+    # they were (each would be refused the same way), and say why.
+    again = sync(mode="full")
+    held = [s for s in again.plan.skipped if "refused as planned by an earlier run" in s.reason]
+    assert {(s.tool, s.unified_id) for s in held} == {
+        (d.tool, (d.payload or {})["unified_id"]) for d in refused
+    }
+    assert again.report.tool("mailchimp").failed == 0
+    assert [d for d in _dead_letters() if d.stage == "apply"] == refused, "refused twice"
+
 
 def test_writes_an_outage_failed_are_made_by_the_next_incremental_run(tools: Tools) -> None:
     # Mailchimp down for every write of the first run (its reads still work).

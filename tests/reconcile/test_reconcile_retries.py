@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconcile.retries import MAX_ATTEMPTS, MAX_PAUSE, due_for_retry, pause_after
+from reconcile.plan import Plan, PlannedWrite
+from reconcile.retries import MAX_ATTEMPTS, MAX_PAUSE, due_for_retry, hold_refused, pause_after
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -26,3 +27,38 @@ def test_an_outage_is_retried_after_its_pause_and_given_up_at_the_cap() -> None:
 
 def test_a_refused_record_is_never_retried_as_it_was() -> None:
     assert not due_for_retry(1, T0, False, T0 + dt.timedelta(days=30))
+
+
+def _write(tool: str, uid: str, **payload: object) -> PlannedWrite:
+    return PlannedWrite(
+        tool=tool,
+        entity="person",
+        unified_id=uid,
+        op="update",
+        record_id="1",
+        natural_key="a@x.io",
+        changes={},
+        payload=dict(payload),
+    )
+
+
+def test_a_write_refused_exactly_as_planned_is_held_and_a_changed_one_goes() -> None:
+    plan = Plan(
+        writes=[
+            _write("zendesk", "u1", name="Tyrell"),
+            _write("zendesk", "u2", name="Acme Ltd"),
+            _write("hubspot", "u1", name="Tyrell"),
+        ]
+    )
+    refused = {
+        ("zendesk", "u1"): ({"unified_id": "u1", "op": "update", "name": "Tyrell"}, "taken"),
+        ("zendesk", "u2"): ({"unified_id": "u2", "op": "update", "name": "Acme"}, "taken"),
+    }
+
+    held = hold_refused(plan, refused)
+
+    assert [(w.tool, w.unified_id) for w in held.writes] == [("zendesk", "u2"), ("hubspot", "u1")]
+    (skip,) = held.skipped
+    assert (skip.tool, skip.unified_id) == ("zendesk", "u1")
+    assert "taken" in skip.reason
+    assert hold_refused(plan, {}) is plan
