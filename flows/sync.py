@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,21 +54,28 @@ from reconcile.goldens import (
     links_by_golden,
     review_rows,
 )
-from reconcile.mapped import Mapped
+from reconcile.mapped import Mapped, map_stream
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
 from reconcile.plan import LinkView, Plan, build_plan
 from reconcile.refs import RefIndex, referenced_entities
 from reconcile.retries import Refusal, due_for_retry, hold_refused
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
-from state.dead_letters import add_dead_letter, failed_writes, resolve_failed_writes
+from state.dead_letters import (
+    add_dead_letter,
+    failed_writes,
+    open_for_stream,
+    resolve_dead_letters,
+    resolve_failed_writes,
+)
 from state.decisions import record_decisions
 from state.golden import golden_version, goldens_saved_since, load_golden, save_golden
 from state.links import links_for_tool, links_for_unified, upsert_links
 from state.match_models import load_match_model, save_match_model
+from state.models import DeadLetter
 from state.reviews import add_reviews, cannot_links
 from state.runs import finish_run, last_finished_run, start_run
-from state.types import utcnow
+from state.types import to_jsonable, utcnow
 
 __all__ = ["EXTRACT_SHARE", "SYNC_ENTITIES", "SyncResult", "default_tools", "sync"]
 
@@ -242,6 +249,7 @@ def checkpoint(
     matches: list[MatchResult],
     cursors: dict[tuple[str, str], dict[str, Any]],
     written: set[tuple[str, str]] | None = None,
+    settled: list[int] | None = None,
 ) -> None:
     """Record what each read record looked like, then move the cursors: links before cursors.
 
@@ -255,13 +263,29 @@ def checkpoint(
         upsert_links(session, hashes_only)
         for (tool, stream), state in sorted(cursors.items()):
             save_cursor(session, tool, stream, state, run_id)
+        resolve_dead_letters(session, settled or ())
 
 
-def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m: Mapped) -> None:
+def _stored(payload: dict[str, Any]) -> Any:
+    """A payload as the dead letters store it."""
+    return to_jsonable(payload)
+
+
+def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m: Mapped) -> int:
+    """File each record that failed to map, once: a record read again as it was (its letter
+    still open) is not filed twice; a newer version that fails too replaces the older letter."""
     if not m.invalid:
-        return
+        return 0
+    filed = 0
     with session_scope(engine) as session:
+        open_letters: dict[str | None, list[DeadLetter]] = {}
+        for letter in open_for_stream(session, tool, stream, "map"):
+            open_letters.setdefault(letter.record_id, []).append(letter)
         for bad in m.invalid:
+            earlier = open_letters.get(bad.record_id, []) if bad.record_id is not None else []
+            if any(letter.payload == _stored(bad.payload) for letter in earlier):
+                continue
+            resolve_dead_letters(session, [letter.id for letter in earlier if letter.id])
             add_dead_letter(
                 session,
                 run_id=run_id,
@@ -272,6 +296,8 @@ def _dead_letter_invalid(engine: Engine, run_id: str, tool: str, stream: str, m:
                 reason=bad.reason,
                 payload=bad.payload,
             )
+            filed += 1
+    return filed
 
 
 @flow(name="sync", log_prints=False)
@@ -345,6 +371,41 @@ class _Reads:
     mapped: dict[str, Mapped] = field(default_factory=dict)
     merges: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     cursors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    settled: list[int] = field(default_factory=list)
+    """Map-stage dead letters whose record went through this run: closed at checkpoint."""
+
+
+def _retry_malformed(
+    engine: Engine,
+    tool: str,
+    mapping: ToolMapping,
+    fresh: list[dict[str, Any]],
+    mapped: Mapped,
+    tool_hashes: Mapping[str, set[str]],
+    refs: RefIndex,
+) -> tuple[Mapped, list[int]]:
+    """Records an earlier run could not map, tried again with today's mapping (it may have
+    been fixed) unless the tool sent a newer version this run. Returns what the retried
+    records mapped to and the dead letters settled: retried ones that map now, and ones a
+    newer version that mapped now supersedes. One that fails again keeps its open letter."""
+    with session_scope(engine) as session:
+        letters = open_for_stream(session, tool, mapping.stream, "map")
+    if not letters:
+        return Mapped(), []
+    fresh_ids = {str(r.get(mapping.id_field)) for r in fresh if isinstance(r, dict)}
+    bad_now = {i.record_id for i in mapped.invalid}
+    retried, settled = Mapped(), []
+    for letter in letters:
+        assert letter.id is not None
+        if letter.record_id is not None and letter.record_id in fresh_ids:
+            if letter.record_id not in bad_now:
+                settled.append(letter.id)
+            continue
+        again = map_stream(mapping, [letter.payload or {}], tool_hashes, refs)
+        if not again.invalid:
+            retried.absorb(again)
+            settled.append(letter.id)
+    return retried, settled
 
 
 def _read_all(
@@ -387,13 +448,18 @@ def _read_all(
             if extracted.error is not None:
                 errors.append(extracted.error)
             m = map_records(tool, mapping, extracted.records, tool_hashes, refs)
+            retried, settled = _retry_malformed(
+                engine, tool, mapping, extracted.records, m, tool_hashes, refs
+            )
             mapped.absorb(m)
+            mapped.absorb(retried)
+            reads.settled += settled
             for survivor, ids in vendor_merges(mapping, extracted.records).items():
                 merges.setdefault(survivor, []).extend(ids)
             if extracted.error is None and extracted.checkpoint is not None:
                 reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
             if not dry_run:
-                _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
+                report.dead_letters += _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
         reads.mapped[tool] = mapped
         reads.merges[tool] = merges
         counts.read_error = " | ".join(errors) or None
@@ -402,7 +468,6 @@ def _read_all(
         counts.passed_over = mapped.passed_over
         counts.gone = len(mapped.gone)
         counts.changed = len(mapped.changed)
-        report.dead_letters += len(mapped.invalid)
     return reads
 
 
@@ -667,7 +732,7 @@ def _sync_entity(
         mode,
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
     )
-    checkpoint(engine, run_id, entity, mapped, matches, cursors, written)
+    checkpoint(engine, run_id, entity, mapped, matches, cursors, written, reads.settled)
     merge_in_tools(engine, duplicates, run_id, entity)
     return plan, duplicates
 

@@ -21,7 +21,9 @@ __all__ = [
     "dead_letters_for_run",
     "failed_writes",
     "open_dead_letters",
+    "open_for_stream",
     "resolve_dead_letter",
+    "resolve_dead_letters",
     "resolve_failed_writes",
 ]
 
@@ -70,6 +72,35 @@ def open_dead_letters(session: Session, tool: str | None = None) -> list[DeadLet
     if tool is not None:
         stmt = stmt.where(DeadLetter.tool == tool)
     return list(session.exec(stmt.order_by(col(DeadLetter.id))))
+
+
+def open_for_stream(
+    session: Session, tool: str, stream: str, stage: DeadLetterStage
+) -> list[DeadLetter]:
+    """Unresolved dead letters of one stage of one tool's stream, oldest first."""
+    stmt = select(DeadLetter).where(
+        col(DeadLetter.resolved_at).is_(None),
+        DeadLetter.tool == tool,
+        DeadLetter.stream == stream,
+        DeadLetter.stage == stage,
+    )
+    return list(session.exec(stmt.order_by(col(DeadLetter.id))))
+
+
+def resolve_dead_letters(
+    session: Session, letter_ids: Iterable[int], *, at: dt.datetime | None = None
+) -> int:
+    """Close these dead letters (the record went through since); unknown ids are ignored."""
+    when = at or utcnow()
+    closed = 0
+    for letter_id in sorted(set(letter_ids)):
+        letter = session.get(DeadLetter, letter_id)
+        if letter is not None and letter.resolved_at is None:
+            letter.resolved_at = when
+            session.add(letter)
+            closed += 1
+    session.flush()
+    return closed
 
 
 def resolve_dead_letter(

@@ -68,3 +68,40 @@ def test_the_sandbox_command_serves_a_seeded_sandbox_on_loopback() -> None:
         finally:
             p.terminate()
             p.wait(timeout=10)
+
+
+def test_dead_letters_are_listed_and_a_dismissed_one_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from state.db import engine_from_url, init_schema, session_scope
+    from state.dead_letters import add_dead_letter, open_dead_letters
+    from state.runs import start_run
+
+    monkeypatch.setenv("REVSYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    engine = engine_from_url()
+    init_schema(engine)
+    with session_scope(engine) as session:
+        start_run(session, "r1", None, dry_run=False)
+        letter = add_dead_letter(
+            session,
+            "r1",
+            "mailchimp",
+            "members",
+            None,
+            "apply",
+            "Invalid Resource",
+            {"unified_id": "u7"},
+        )
+
+    assert main(["dead-letters"]) == 0
+    listed = capsys.readouterr().out
+    assert f"#{letter} " in listed
+    assert "mailchimp/members apply u7" in listed
+    assert "Invalid Resource" in listed
+    assert main(["dead-letters", "dismiss"]) == 2
+    assert main(["dead-letters", "dismiss", str(letter)]) == 0
+    with session_scope(engine) as session:
+        assert open_dead_letters(session) == []
+    capsys.readouterr()
+    assert main(["dead-letters", "--tool", "mailchimp"]) == 0
+    assert "No open dead letters." in capsys.readouterr().out

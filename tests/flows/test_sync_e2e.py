@@ -280,6 +280,28 @@ def test_writes_an_outage_failed_are_made_by_the_next_incremental_run(tools: Too
     assert settled.written == 0, settled.tools
 
 
+def test_a_malformed_record_waits_in_the_dead_letters_until_it_maps(tools: Tools) -> None:
+    sync()
+    contact = next(c for c in tools.hubspot_contacts() if c["properties"].get("email"))
+    email = contact["properties"]["email"]
+    tools.edit_hubspot(contact["id"], {"email": "ada at example dot com"})
+
+    broken = sync().report
+    assert broken.tool("hubspot").invalid == 1
+    (letter,) = [d for d in _dead_letters() if d.stage == "map" and d.record_id == contact["id"]]
+    assert "invalid email" in letter.reason
+    assert letter.resolved_at is None
+    quiet = sync().report
+    assert quiet.dead_letters == 0, "the record read again as it was is not filed twice"
+    assert len([d for d in _dead_letters() if d.record_id == contact["id"]]) == 1
+
+    tools.edit_hubspot(contact["id"], {"email": email})
+    fixed = sync().report
+    assert fixed.tool("hubspot").invalid == 0
+    (letter,) = [d for d in _dead_letters() if d.stage == "map" and d.record_id == contact["id"]]
+    assert letter.resolved_at is not None, "the record went through: its letter is closed"
+
+
 def test_a_failed_page_keeps_the_cursor_where_it_was(tools: Tools) -> None:
     tools.control(
         "POST",
