@@ -56,7 +56,7 @@ from reconcile.goldens import (
 )
 from reconcile.mapped import Mapped, map_stream
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
-from reconcile.plan import LinkView, Plan, build_plan
+from reconcile.plan import LinkView, Plan, build_plan, without_recreates
 from reconcile.refs import RefIndex, referenced_entities
 from reconcile.retries import Refusal, due_for_retry, hold_refused
 from state.cursors import load_cursor, save_cursor
@@ -68,9 +68,9 @@ from state.dead_letters import (
     resolve_dead_letters,
     resolve_failed_writes,
 )
-from state.decisions import record_decisions
+from state.decisions import deleted_in_tools, record_decisions
 from state.golden import golden_version, goldens_saved_since, load_golden, save_golden
-from state.links import links_for_tool, links_for_unified, upsert_links
+from state.links import linked_ids, links_for_tool, links_for_unified, upsert_links
 from state.match_models import load_match_model, save_match_model
 from state.models import DeadLetter
 from state.reviews import add_reviews, cannot_links
@@ -373,6 +373,8 @@ class _Reads:
     cursors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     settled: list[int] = field(default_factory=list)
     """Map-stage dead letters whose record went through this run: closed at checkpoint."""
+    archived: dict[str, list[str]] = field(default_factory=dict)
+    """Tool -> ids its ``gone_stream`` lists (deleted or archived in the tool)."""
 
 
 def _retry_malformed(
@@ -406,6 +408,18 @@ def _retry_malformed(
             retried.absorb(again)
             settled.append(letter.id)
     return retried, settled
+
+
+def _archived_ids(tool: str, mapping: ToolMapping, priority: str) -> list[str]:
+    """The ids the tool's ``gone_stream`` lists; none when that read fails (the records stay
+    linked until a later run can read it)."""
+    assert mapping.gone_stream is not None
+    extracted = extract_stream(tool, mapping.gone_stream, None, priority)
+    if extracted.error is not None:
+        logger.warning("%s: %s not read (%s)", tool, mapping.gone_stream, extracted.error)
+        return []
+    ids = (r.get(mapping.id_field) for r in extracted.records if isinstance(r, dict))
+    return sorted({str(i) for i in ids if i is not None})
 
 
 def _read_all(
@@ -460,6 +474,8 @@ def _read_all(
                 reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
             if not dry_run:
                 report.dead_letters += _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
+        if main.gone_stream:
+            reads.archived[tool] = _archived_ids(tool, main, priority)
         reads.mapped[tool] = mapped
         reads.merges[tool] = merges
         counts.read_error = " | ".join(errors) or None
@@ -513,9 +529,14 @@ def follow_tool_merges(
         if found:
             followed += follow_vendor_merges(engine, tool, found, run_id, entity=entity)
     for tool, m in sorted(reads.mapped.items()):
-        if m.gone:
-            gone_ids = [r.record_id for r in m.gone]
+        archived = reads.archived.get(tool, [])
+        if archived:  # the whole archive comes each run: only the linked ones need following
+            with session_scope(engine) as session:
+                archived = sorted(linked_ids(session, tool, entity, archived))
+        gone_ids = [r.record_id for r in m.gone] + archived
+        if gone_ids:
             followed += follow_gone_records(engine, tool, entity, gone_ids, run_id)
+    gone |= {(tool, rid) for tool, ids in reads.archived.items() for rid in ids}
     return followed, gone
 
 
@@ -561,6 +582,11 @@ def _sync(
 
 def _streams(mapping: ToolMapping) -> list[str]:
     return [kind.stream for kind in mapping.all_types()]
+
+
+def _deleted_in_tools(engine: Engine, entity: str) -> set[tuple[str, str]]:
+    with session_scope(engine) as session:
+        return deleted_in_tools(session, entity)
 
 
 def _decided_since_last_run(engine: Engine, entity: str, run_id: str) -> set[str]:
@@ -705,9 +731,8 @@ def _sync_entity(
         }
     links = _link_views(engine, planned_ids, fresh)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
-    plan = hold_refused(
-        plan_writes(planned_goldens, dict(links), list(mappings.values()), refs), failed.refused
-    )
+    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()), refs)
+    plan = without_recreates(hold_refused(plan, failed.refused), _deleted_in_tools(engine, entity))
     duplicates = in_tool_duplicates(links, matches, entity)
     progress.at((EXTRACT_SHARE + 10) / 100)
     for tool in mappings:

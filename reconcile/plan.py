@@ -32,6 +32,7 @@ __all__ = [
     "Skipped",
     "build_plan",
     "type_for_create",
+    "without_recreates",
 ]
 
 
@@ -253,3 +254,22 @@ def build_plan(
                 elif isinstance(item, Skipped):
                     plan.skipped.append(item)
     return plan
+
+
+def without_recreates(plan: Plan, deleted: Collection[tuple[str, str]]) -> Plan:
+    """``plan`` without creating a golden record again in a tool that deleted (or archived) it:
+    someone there removed it on purpose, and a sync that brings it back undoes their work. Each
+    such create becomes a skip saying so; updates are untouched (there is no link to update)."""
+    held = [w for w in plan.writes if w.op == "create" and (w.tool, w.unified_id) in deleted]
+    if not held:
+        return plan
+    skips = [
+        Skipped(
+            tool=w.tool,
+            unified_id=w.unified_id,
+            reason=f"deleted in {w.tool}: not created there again (restore it in {w.tool})",
+        )
+        for w in held
+    ]
+    kept = [w for w in plan.writes if not (w.op == "create" and (w.tool, w.unified_id) in deleted)]
+    return plan.model_copy(update={"writes": kept, "skipped": [*plan.skipped, *skips]})

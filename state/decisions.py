@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from state.models import MatchDecision
 from state.types import utcnow
 
-__all__ = ["decisions_for", "decisions_for_record", "record_decisions"]
+__all__ = ["decisions_for", "decisions_for_record", "deleted_in_tools", "record_decisions"]
 
 _REQUIRED = ("entity", "unified_id", "tool", "record_id", "rule", "evidence")
 
@@ -56,3 +56,12 @@ def decisions_for_record(session: Session, tool: str, record_id: str) -> list[Ma
         .order_by(col(MatchDecision.decided_at), col(MatchDecision.id))
     )
     return list(session.exec(stmt))
+
+
+def deleted_in_tools(session: Session, entity: str) -> set[tuple[str, str]]:
+    """(tool, unified id) of every golden record whose record a tool deleted or archived (the
+    ``deleted_in_tool`` decisions): revsync must not create it there again."""
+    stmt = select(MatchDecision.tool, MatchDecision.unified_id).where(
+        MatchDecision.entity == entity, MatchDecision.rule == "deleted_in_tool"
+    )
+    return {(tool, uid) for tool, uid in session.exec(stmt)}

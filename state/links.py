@@ -21,6 +21,7 @@ from state.types import utcnow
 __all__ = [
     "delete_link",
     "get_link",
+    "linked_ids",
     "links_for_tool",
     "links_for_unified",
     "record_read",
@@ -38,6 +39,17 @@ def links_for_tool(session: Session, tool: str, entity: str) -> dict[str, Link]:
     """Every link of one tool and entity, by tool record id (the matcher's known index)."""
     stmt = select(Link).where(Link.tool == tool, Link.entity == entity)
     return {link.record_id: link for link in session.exec(stmt)}
+
+
+def linked_ids(session: Session, tool: str, entity: str, record_ids: Iterable[str]) -> set[str]:
+    """Which of these tool record ids revsync has a link for."""
+    found: set[str] = set()
+    for batch in chunked(record_ids):
+        stmt = select(Link.record_id).where(
+            Link.tool == tool, Link.entity == entity, col(Link.record_id).in_(batch)
+        )
+        found.update(session.exec(stmt))
+    return found
 
 
 def links_for_unified(session: Session, unified_ids: Iterable[str]) -> list[Link]:

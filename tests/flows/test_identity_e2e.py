@@ -317,3 +317,37 @@ def test_in_tool_duplicates_are_merged_through_the_api_when_asked(
     settled = sync()
     assert settled.report.written == 0, settled.plan.writes
     assert len(_merge_requests(tools)) == len(merges)
+
+
+def test_a_contact_archived_in_hubspot_is_unlinked_and_not_created_again(tools: Tools) -> None:
+    sync()
+    links = _links()
+    mailchimp_of = {uid: key for key, uid in links.items() if key.startswith("mailchimp:")}
+    contact, uid = next(
+        (key.partition(":")[2], uid)
+        for key, uid in sorted(links.items())
+        if key.startswith("hubspot:") and uid in mailchimp_of
+    )
+    httpx.delete(
+        f"{tools.server.base_url('hubspot')}/crm/v3/objects/contacts/{contact}",
+        headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
+    ).raise_for_status()
+
+    after = sync()
+    assert after.report.status == "completed"
+    now = _links()
+    assert f"hubspot:{contact}" not in now
+    assert now[mailchimp_of[uid]] == uid, "the golden lives on in the other tools"
+    assert not _provenance_names(contact)
+    with Session(engine_from_url()) as session:
+        rules = {
+            d.rule
+            for d in session.exec(select(MatchDecision).where(MatchDecision.record_id == contact))
+        }
+    assert "deleted_in_tool" in rules
+    held = [s for s in after.plan.skipped if (s.tool, s.unified_id) == ("hubspot", uid)]
+    assert held, "the archived contact would be created again"
+    assert "deleted in hubspot" in held[0].reason
+    assert not [w for w in after.plan.writes if (w.tool, w.unified_id) == ("hubspot", uid)]
+    settled = sync().report
+    assert settled.written == 0, settled.tools
