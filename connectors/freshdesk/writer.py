@@ -5,8 +5,9 @@ idempotency key. So an unlinked record is looked up before it is created, by the
 itself keeps unique: a contact by email (``GET /api/v2/contacts?email=``: one email belongs to
 one contact), a company by name (``GET /api/v2/companies/autocomplete?name=``, then an exact,
 case-blind match). Found, it is updated (``PUT``); not found, created (``POST``), so a create
-replayed after a crash (Freshdesk made the record, we never stored its id) finds it. Linked
-records are updated by id.
+replayed after a crash (Freshdesk made the record, we never stored its id) finds it. A company
+found by name that holds none of our domains is another company of the same name (a look-alike
+abroad): refused, never overwritten. Linked records are updated by id.
 
 A ``409`` on a create means the lookup missed a holder (the address sits in another contact's
 ``other_emails``, or a concurrent writer got there first): the holder is found and updated,
@@ -193,12 +194,11 @@ class FreshdeskWriter(HttpWriter):
         body = self._body(item)
         name = _text(body.get("name"))
         try:
-            record_id = item.record_id or (self._company_by_name(name) if name else None)
-            if record_id:
-                if isinstance(body.get("domains"), list):
-                    body["domains"] = self._domains(record_id, body["domains"])
-                data = self._send(_COMPANY, "PUT", f"{_COMPANIES}/{record_id}", body)
-                return self._done(item, data, created=False)
+            if item.record_id:
+                return self._update_company(item, item.record_id, body)
+            found = self._company_by_name(name) if name else None
+            if found:
+                return self._update_company(item, found, body, found_by_name=True)
             try:
                 data = self._send(_COMPANY, "POST", _COMPANIES, body)
             except _Refused as exc:
@@ -206,16 +206,37 @@ class FreshdeskWriter(HttpWriter):
                 again = self._company_by_name(name) if exc.status == 409 and name else None
                 if again is None:
                     raise
-                if isinstance(body.get("domains"), list):
-                    body["domains"] = self._domains(again, body["domains"])
-                data = self._send(_COMPANY, "PUT", f"{_COMPANIES}/{again}", body)
-                return self._done(item, data, created=False)
+                return self._update_company(item, again, body, found_by_name=True)
             return self._done(item, data, created=True)
         except _Refused as exc:
             error = str(exc)
             if item.record_id and exc.status == 404:
                 error = f"company {item.record_id} not found in Freshdesk (deleted?): {error}"
             return WriteOutcome(item.key, ok=False, record_id=item.record_id, error=error)
+
+    def _update_company(
+        self, item: WriteItem, record_id: str, body: dict[str, Any], *, found_by_name: bool = False
+    ) -> WriteOutcome:
+        """PUT the company, our domains first. A company found by name is taken only when it
+        is ours (it holds one of our domains, or none at all: a replayed create): another
+        company of the same name (a look-alike abroad) is refused, never overwritten."""
+        ours = body.get("domains")
+        if isinstance(ours, list) or found_by_name:
+            current = self._current_domains(record_id)
+            wanted = {str(d).strip().lower() for d in ours or [] if str(d).strip()}
+            held = {d.lower() for d in current}
+            if found_by_name and wanted and held and not wanted & held:
+                return WriteOutcome(
+                    item.key,
+                    ok=False,
+                    error=f"Freshdesk already has another company named {body.get('name')!r} "
+                    f"(company {record_id}, domains {', '.join(current)}); company names are "
+                    "unique in Freshdesk: rename one of them",
+                )
+            if isinstance(ours, list):
+                body["domains"] = _merged_domains(ours, current)
+        data = self._send(_COMPANY, "PUT", f"{_COMPANIES}/{record_id}", body)
+        return self._done(item, data, created=False)
 
     def _company_by_name(self, name: str) -> str | None:
         """The company named ``name`` (case-blind, exact), through the name autocomplete."""
@@ -235,17 +256,10 @@ class FreshdeskWriter(HttpWriter):
                 return str(company["id"])
         return None
 
-    def _domains(self, record_id: str, ours: list[Any]) -> list[str]:
-        """Our domains first (the one read back), then the company's others: Freshdesk files
-        new contacts into the company by them, so a human's extra ones stay."""
+    def _current_domains(self, record_id: str) -> list[str]:
         response = send_json(self._client, "GET", f"{_COMPANIES}/{record_id}", None, tool=self.tool)
         current = self._object(_COMPANY, response).get("domains") or []
-        out: list[str] = []
-        for domain in [*ours, *current]:
-            text = str(domain).strip()
-            if text and text.lower() not in {d.lower() for d in out}:
-                out.append(text)
-        return out
+        return [str(d).strip() for d in current if str(d).strip()]
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -294,6 +308,17 @@ class FreshdeskWriter(HttpWriter):
 
     def _failed(self, response: httpx.Response) -> Exception:
         return write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
+
+
+def _merged_domains(ours: list[Any], current: list[str]) -> list[str]:
+    """Our domains first (the one read back), then the company's others: Freshdesk files new
+    contacts into the company by them, so a human's extra ones stay."""
+    out: list[str] = []
+    for domain in [*ours, *current]:
+        text = str(domain).strip()
+        if text and text.lower() not in {d.lower() for d in out}:
+            out.append(text)
+    return out
 
 
 def _text(value: Any) -> str | None:
