@@ -17,6 +17,7 @@ from connectors.connections import Connection
 from connectors.errors import ErrorClass, WriteFailed
 from connectors.freshdesk.writer import FreshdeskWriter, describe_error
 from connectors.http import build_client
+from connectors.providers import provider_for
 from connectors.ratelimit import RateLimiter, RateLimitPolicy
 from connectors.retry import RetrySettings
 from connectors.writer import WriteItem
@@ -181,6 +182,31 @@ def test_a_429_is_waited_out_as_retry_after_says() -> None:
 
     assert outcome.ok
     assert any(7 <= s <= 8 for s in sleeps), sleeps
+
+
+@respx.mock
+def test_the_declared_headers_pause_writes_when_the_minute_is_nearly_spent() -> None:
+    """X-RateLimit-Remaining at 2 or fewer waits for the minute to roll (no reset header)."""
+    clock = [1000.0]
+    paused: list[float] = []
+    limiter = RateLimiter(
+        provider_for("freshdesk").rate_limit, clock=lambda: clock[0], sleep=paused.append
+    )
+    client = build_client(CONN, retry=RetrySettings.no_wait(), limiter=limiter)
+    spent = {"X-RateLimit-Total": "400", "X-RateLimit-Remaining": "2"}
+    respx.put(f"{CONTACTS}/5").mock(
+        side_effect=[
+            httpx.Response(200, headers={**spent, "X-RateLimit-Remaining": "3"}, json={"id": 5}),
+            httpx.Response(200, headers=spent, json={"id": 5}),
+            httpx.Response(200, headers=spent, json={"id": 5}),
+        ]
+    )
+    writer = FreshdeskWriter(CONN, client)
+
+    outcomes = writer.upsert("person", [_contact(record_id="5")] * 3)
+
+    assert all(o.ok for o in outcomes)
+    assert paused == [60.0], "one pause, to the end of the minute the window started"
 
 
 @respx.mock
