@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import yaml
 from pydantic import SecretStr
 
 from connectors.connections import Connection
@@ -21,6 +22,7 @@ from connectors.providers import provider_for
 from connectors.ratelimit import RateLimiter, RateLimitPolicy
 from connectors.retry import RetrySettings
 from connectors.writer import WriteItem
+from mappings.spec import MAPPINGS_DIR, from_unified, parse_mapping_file, to_unified
 
 BASE = "https://acme.freshdesk.com"
 KEY = "fd-key-0123456789"
@@ -293,3 +295,27 @@ def test_merges_and_the_survivor_of_a_merge() -> None:
 def test_describe_error_reads_both_of_freshdesks_error_shapes() -> None:
     assert describe_error({"code": "invalid_credentials", "message": "Log in"}, "x") == "Log in"
     assert describe_error(None, "fallback") == "fallback"
+
+
+@respx.mock
+def test_a_custom_field_added_in_the_mapping_file_is_read_and_written_nested() -> None:
+    """What an admin's ``plan_tier`` contact field needs: two lines of YAML, no code."""
+    document = yaml.safe_load((MAPPINGS_DIR / "freshdesk.yaml").read_text())
+    document["person"]["custom_fields"] = [{"name": "plan_tier", "type": "text"}]
+    document["person"]["fields"].append({"unified": "plan_tier", "tool": "custom_fields.plan_tier"})
+    mapping = parse_mapping_file("freshdesk", document)["person"]
+    record = {
+        "id": 5,
+        "name": "Ada Lovelace",
+        "email": "ada@acme.com",
+        "updated_at": "2026-01-02T03:04:05Z",
+        "custom_fields": {"plan_tier": "gold", "cf_other": None},
+    }
+    assert to_unified(mapping, record).values["plan_tier"] == "gold"
+    payload = from_unified(mapping, {"plan_tier": "platinum"}, create=False)
+    put = respx.put(f"{CONTACTS}/5").mock(return_value=httpx.Response(200, json={"id": 5}))
+
+    (outcome,) = _writer().upsert("person", [WriteItem("ada@acme.com", "5", payload)])
+
+    assert outcome.ok
+    assert _sent(put) == {"custom_fields": {"plan_tier": "platinum"}}
