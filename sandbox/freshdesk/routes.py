@@ -392,8 +392,9 @@ class _Routes:
         return _page_response(request, out, len(keys) > per_page)
 
     async def autocomplete_companies(self, request: Request) -> Response:
-        """Companies whose name starts with ``name`` (case-blind), as ``{companies: [{id,
-        name}]}``: Freshdesk's name search, the only company lookup by name."""
+        """Companies whose name, or a word of it, starts with ``name`` (case-blind; "Acme
+        Corporation" for "ac" or "corp", not for "cme"), as ``{companies: [{id, name}]}``:
+        Freshdesk's name search, the only company lookup by name."""
         name = (request.query_params.get("name") or "").strip().lower()
         if not name:
             raise _invalid(
@@ -404,7 +405,7 @@ class _Routes:
             found = []
             for key in store.iter_keys():
                 rec = store.get(key)
-                if rec is not None and str(rec["name"]).lower().startswith(name):
+                if rec is not None and _name_matches(str(rec["name"]), name):
                     found.append({"id": rec["id"], "name": rec["name"]})
         return JSONResponse({"companies": found[:AUTOCOMPLETE_MAX]})
 
@@ -599,6 +600,11 @@ class _Routes:
         if job is None:
             raise FreshdeskError(404)
         return JSONResponse(job)
+
+
+def _name_matches(name: str, typed: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(typed) or any(w.startswith(typed) for w in lowered.split())
 
 
 def _first_at_or_after(idx: list[tuple[int, int]], cutoff: int) -> int:
