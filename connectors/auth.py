@@ -25,6 +25,7 @@ __all__ = [
     "ApiKeyQueryAuth",
     "AuthFactory",
     "BearerAuth",
+    "KeyUsernameBasicAuth",
     "OAuth2RefreshAuth",
     "auth_kind",
     "build_auth",
@@ -59,6 +60,23 @@ class ApiKeyBasicAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"ApiKeyBasicAuth(username={self._username!r}, api_key=**********)"
+
+
+class KeyUsernameBasicAuth(httpx.Auth):
+    """HTTP Basic with the key as username and a fixed, meaningless password (vendors that
+    ignore the password and identify the caller by the key alone)."""
+
+    def __init__(self, api_key: SecretStr, password: str = "X") -> None:
+        self._api_key = api_key
+        self._password = password
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raw = f"{self._api_key.get_secret_value()}:{self._password}".encode()
+        request.headers["Authorization"] = f"Basic {base64.b64encode(raw).decode('ascii')}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "KeyUsernameBasicAuth(api_key=**********)"
 
 
 class ApiKeyHeaderAuth(httpx.Auth):
@@ -238,6 +256,13 @@ def _bearer(inputs: AuthInputs) -> httpx.Auth:
 @auth_kind("basic")
 def _basic(inputs: AuthInputs) -> httpx.Auth:
     return ApiKeyBasicAuth(inputs.secret("password"), username=inputs.template("username"))
+
+
+@auth_kind("basic_key_username")
+def _basic_key_username(inputs: AuthInputs) -> httpx.Auth:
+    return KeyUsernameBasicAuth(
+        inputs.secret("username"), password=inputs.spec.get("password") or "X"
+    )
 
 
 @auth_kind("api_key_header")

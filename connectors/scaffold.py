@@ -128,6 +128,29 @@ auth:
 - TODO: how the key is created, what it may do, what 401 and 403 mean.
 """,
     ),
+    "basic_key_username": _Auth(
+        required="[api_key]",
+        properties=_secret("api_key", "API key", "where the key is created and what it may do"),
+        declaration="""\
+auth:
+  kind: basic_key_username
+  username: api_key
+  password: "X"            # TODO: the constant the vendor wants (it ignores it)
+""",
+        authenticator="""\
+    type: BasicHttpAuthenticator
+    username: "{{ config['api_key'] }}"
+    password: "X"          # TODO: the same constant as auth.password in connector.yaml
+""",
+        credential="api_key",
+        readme="""\
+- HTTP Basic, the API key as username and a constant password
+  (`connectors.auth.KeyUsernameBasicAuth` for writes, `BasicHttpAuthenticator` in the manifest
+  for reads).
+- Settings: `REVSYNC_@TOOL@_API_KEY`; `REVSYNC_@TOOL@_BASE_URL` (optional).
+- TODO: how the key is created, what it may do, what 401 and 403 mean.
+""",
+    ),
     "api_key_header": _Auth(
         required="[api_key]",
         properties=_secret("api_key", "API key", "where the key is created and what it may do"),

@@ -1,4 +1,5 @@
-"""Freshdesk API v2 over HTTP: contacts, companies, tickets, search, merge, bulk update.
+"""Freshdesk API v2 over HTTP: contacts, companies (and their name autocomplete), tickets,
+search, merge, bulk update.
 
 Mounted under ``/freshdesk`` (standing in for ``https://{domain}.freshdesk.com``), API under
 ``/api/v2``. The saved spec (``shared/vendor-specs/freshdesk.yaml``) is a THIRD-PARTY
@@ -39,6 +40,7 @@ DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 SEARCH_PAGE = 30
 SEARCH_MAX_PAGES = 10
+AUTOCOMPLETE_MAX = 25  # chosen: Freshdesk documents no cap on the name autocomplete
 _RECENT_MS = 30 * 86_400_000
 _AUTH = {
     "code": "invalid_credentials",
@@ -389,6 +391,24 @@ class _Routes:
             out = [self.data.to_json(store, store.get(k)) for k in keys[:per_page]]  # type: ignore[arg-type]
         return _page_response(request, out, len(keys) > per_page)
 
+    async def autocomplete_companies(self, request: Request) -> Response:
+        """Companies whose name, or a word of it, starts with ``name`` (case-blind; "Acme
+        Corporation" for "ac" or "corp", not for "cme"), as ``{companies: [{id, name}]}``:
+        Freshdesk's name search, the only company lookup by name."""
+        name = (request.query_params.get("name") or "").strip().lower()
+        if not name:
+            raise _invalid(
+                "name", "It should not be blank as this is a mandatory field", "missing_field"
+            )
+        with self.state.lock:
+            store = self.data.companies
+            found = []
+            for key in store.iter_keys():
+                rec = store.get(key)
+                if rec is not None and _name_matches(str(rec["name"]), name):
+                    found.append({"id": rec["id"], "name": rec["name"]})
+        return JSONResponse({"companies": found[:AUTOCOMPLETE_MAX]})
+
     async def get_company(self, request: Request) -> Response:
         key = _path_id(request, "company_id")
         with self.state.lock:
@@ -582,6 +602,11 @@ class _Routes:
         return JSONResponse(job)
 
 
+def _name_matches(name: str, typed: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(typed) or any(w.startswith(typed) for w in lowered.split())
+
+
 def _first_at_or_after(idx: list[tuple[int, int]], cutoff: int) -> int:
     return bisect.bisect_left(idx, (cutoff,))
 
@@ -600,6 +625,7 @@ def freshdesk_app(state: SandboxState) -> ASGIApp:
             Route(b + "/contacts/{contact_id}", _guard(r.delete_contact), methods=["DELETE"]),
             Route(b + "/companies", _guard(r.list_companies), methods=["GET"]),
             Route(b + "/companies", _guard(r.create_company), methods=["POST"]),
+            Route(b + "/companies/autocomplete", _guard(r.autocomplete_companies), methods=["GET"]),
             Route(b + "/companies/{company_id}", _guard(r.get_company), methods=["GET"]),
             Route(b + "/companies/{company_id}", _guard(r.update_company), methods=["PUT"]),
             Route(b + "/companies/{company_id}", _guard(r.delete_company), methods=["DELETE"]),
