@@ -100,6 +100,19 @@ class _Gate(Gate):
         await self.forward(scope, receive, send, extra)
 
 
+def _merged(survivor: str) -> Response:
+    """What Intercom answers for a contact merged away: 410 and the survivor in ``Link``."""
+    body = intercom_error_body(
+        "contact_merged",
+        "This contact has been merged. See the 'Link' header for the canonical contact.",
+    )
+    return JSONResponse(body, 410, headers={"Link": f'</contacts/{survivor}>; rel="canonical"'})
+
+
+def _with_history(request: Request) -> bool:
+    return request.query_params.get("include_merge_history", "").lower() == "true"
+
+
 def _error(err: IntercomError) -> Response:
     return JSONResponse(intercom_error_body(err.code, err.message, err.field), err.status)
 
@@ -212,7 +225,11 @@ class _Routes:
             store = self.data.contacts
             total = len(store)
             keys = store.page_by_creation(offset, per_page)
-            data = [self.data.contact_json(store.get(k)) for k in keys]  # type: ignore[arg-type]
+            history = _with_history(request)
+            data = [
+                self.data.contact_json(store.get(k), merge_history=history)  # type: ignore[arg-type]
+                for k in keys
+            ]
         return JSONResponse(
             {
                 "type": "list",
@@ -264,7 +281,8 @@ class _Routes:
                     found.sort(key=key, reverse=order == "descending")
                 total = len(found)
                 recs = list(found[offset : offset + per_page])
-            data = [self.data.contact_json(r) for r in recs if r is not None]
+            history = _with_history(request)
+            data = [self.data.contact_json(r, merge_history=history) for r in recs if r is not None]
         return JSONResponse(
             {
                 "type": "list",
@@ -275,8 +293,13 @@ class _Routes:
         )
 
     async def get_contact(self, request: Request) -> Response:
+        contact_id = request.path_params["id"]
         with self.state.lock:
-            return JSONResponse(self.data.contact_json(self._contact(request.path_params["id"])))
+            survivor = self.data.merged_into(contact_id)
+            if survivor is not None:
+                return _merged(survivor)
+            rec = self._contact(contact_id)
+            return JSONResponse(self.data.contact_json(rec, merge_history=_with_history(request)))
 
     async def create_contact(self, request: Request) -> Response:
         body = await _body(request)
@@ -324,6 +347,9 @@ class _Routes:
         with self.state.lock:
             key = self.data.external_ids.get(external_id)
             rec = self.data.contacts.get(key) if key else None
+            survivor = self.data.merged_external_ids.get(external_id)
+            if rec is None and survivor is not None:
+                return _merged(survivor)
             if rec is None:
                 raise IntercomError(404, "not_found", "User Not Found")
             return JSONResponse(self.data.contact_json(rec))
@@ -359,6 +385,15 @@ class _Routes:
             raise IntercomError(400, "parameter_not_found", "company_id or name is required")
         with self.state.lock:
             rec = self.data.upsert_company(body, self.now_s())
+            return JSONResponse(self.data.company_json(rec))
+
+    async def update_company(self, request: Request) -> Response:
+        body = await _body(request)
+        with self.state.lock:
+            rec = self.data.companies.get(request.path_params["id"])
+            if rec is None:
+                raise IntercomError(404, "company_not_found", "Company Not Found")
+            self.data.update_company(rec, body, self.now_s())
             return JSONResponse(self.data.company_json(rec))
 
     async def get_company(self, request: Request) -> Response:
@@ -453,6 +488,7 @@ def intercom_app(state: SandboxState) -> ASGIApp:
             Route("/companies/list", _guard(r._company_page), methods=["POST"]),
             Route("/companies/scroll", _guard(r.scroll_companies), methods=["GET"]),
             Route("/companies/{id}", _guard(r.get_company), methods=["GET"]),
+            Route("/companies/{id}", _guard(r.update_company), methods=["PUT"]),
         ]
     )
     return _Gate(router, state)
