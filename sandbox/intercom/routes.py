@@ -365,15 +365,24 @@ class _Routes:
             return JSONResponse(self.data.company_json(company))
 
     async def contact_companies(self, request: Request) -> Response:
+        q = request.query_params
+        page = _int(q.get("page"), "page", 1, 10**9)
+        per_page = _int(q.get("per_page"), "per_page", 15, COMPANIES_MAX_PAGE)
         with self.state.lock:
             contact = self._contact(request.path_params["id"])
             companies = [self.data.company_json(c) for c in self.data.companies_of(contact)]
+        total = len(companies)
         return JSONResponse(
             {
                 "type": "list",
-                "companies": companies,
-                "total_count": len(companies),
-                "pages": {"type": "pages", "page": 1, "per_page": 50, "total_pages": 1},
+                "companies": companies[(page - 1) * per_page : page * per_page],
+                "total_count": total,
+                "pages": {
+                    "type": "pages",
+                    "page": page,
+                    "per_page": per_page,
+                    "total_pages": max(1, math.ceil(total / per_page)),
+                },
             }
         )
 

@@ -227,3 +227,18 @@ def test_companies_update_by_intercom_id_keeps_company_id(ic: httpx.Client) -> N
     moved = ic.put(f"/companies/{made['id']}", json={"company_id": "acct-10"})
     assert moved.status_code == 400
     assert ic.put("/companies/5ffffffffffffffffffffff0", json={"name": "x"}).status_code == 404
+
+
+def test_a_contacts_companies_are_paged(ic: httpx.Client) -> None:
+    # The spec's page/per_page: past the last page is empty (the SDK's pager stops on it).
+    user = ic.post("/contacts", json={"role": "user", "email": "p@corp.io"}).json()
+    for n in range(3):
+        company = ic.post("/companies", json={"company_id": f"p{n}", "name": f"P{n}"}).json()
+        ic.post(f"/contacts/{user['id']}/companies", json={"id": company["id"]})
+    pages = [
+        ic.get(f"/contacts/{user['id']}/companies", params={"page": p, "per_page": 2}).json()
+        for p in (1, 2, 3)
+    ]
+    assert [len(p["companies"]) for p in pages] == [2, 1, 0]
+    assert {p["total_count"] for p in pages} == {3}
+    assert pages[0]["pages"]["total_pages"] == 2
