@@ -11,7 +11,8 @@ Companies are created with ``POST /companies``, create-or-update keyed by ``comp
 unified id on creates, so a replayed create updates), and updated by Intercom's id with
 ``PUT /companies/{id}``. A contact's company (``company_ref`` in the payload: Intercom's company
 id) is attached after the contact is written, with ``POST /contacts/{id}/companies``, unless the
-contact already holds it.
+contact already holds it; the contact's other companies are detached (the unified person has
+one company).
 
 Errors are ``{"type": "error.list", "errors": [{"code", "message"}]}``: a record-level refusal
 becomes an ``ok=False`` outcome with Intercom's own message. A linked id answered 404 (deleted,
@@ -190,11 +191,33 @@ class IntercomWriter(HttpWriter):
         return str(found[0]["id"]) if found else None
 
     def _attach(self, contact_id: str, company_id: str, contact: dict[str, Any]) -> None:
-        """Attach the company unless the contact already holds it."""
-        held = (contact.get("companies") or {}).get("data") or []
-        if any(isinstance(c, dict) and str(c.get("id")) == company_id for c in held):
-            return
-        self._send(_CONTACT, "POST", f"/contacts/{contact_id}/companies", {"id": company_id})
+        """Make ``company_id`` the contact's company: attached unless held, and the others
+        detached. The unified person has one company, and a contact's companies come in no
+        documented order, so with several the company read back would be anyone's."""
+        listed = (contact.get("companies") or {}).get("data") or []
+        held = [str(c["id"]) for c in listed if isinstance(c, dict) and c.get("id")]
+        if (contact.get("companies") or {}).get("has_more"):
+            held = self._companies_of(contact_id)
+        if company_id not in held:
+            self._send(_CONTACT, "POST", f"/contacts/{contact_id}/companies", {"id": company_id})
+        for other in held:
+            if other != company_id:
+                path = f"/contacts/{contact_id}/companies/{other}"
+                self._send(_CONTACT, "DELETE", path, None)
+
+    def _companies_of(self, contact_id: str) -> list[str]:
+        """Every company a contact is attached to (its record lists the first ten)."""
+        out: list[str] = []
+        page = 1
+        while True:
+            path = f"/contacts/{contact_id}/companies?page={page}&per_page=50"
+            answer = self._send(_CONTACT, "GET", path, None)
+            found = [str(c["id"]) for c in answer.get("companies") or [] if c.get("id")]
+            out += found
+            total_pages = (answer.get("pages") or {}).get("total_pages") or 1
+            if not found or page >= int(total_pages):
+                return out
+            page += 1
 
     # -- companies -------------------------------------------------------------------------
 

@@ -364,6 +364,15 @@ class _Routes:
             self.data.attach(contact, company, self.now_s())
             return JSONResponse(self.data.company_json(company))
 
+    async def detach_company(self, request: Request) -> Response:
+        with self.state.lock:
+            contact = self._contact(request.path_params["id"])
+            company = self.data.companies.get(request.path_params["company_id"])
+            if company is None or company["id"] not in contact["_companies"]:
+                raise IntercomError(404, "company_not_found", "Company Not Found")
+            self.data.detach(contact, company, self.now_s())
+            return JSONResponse(self.data.company_json(company))
+
     async def contact_companies(self, request: Request) -> Response:
         q = request.query_params
         page = _int(q.get("page"), "page", 1, 10**9)
@@ -489,6 +498,11 @@ def intercom_app(state: SandboxState) -> ASGIApp:
             ),
             Route("/contacts/{id}/companies", _guard(r.attach_company), methods=["POST"]),
             Route("/contacts/{id}/companies", _guard(r.contact_companies), methods=["GET"]),
+            Route(
+                "/contacts/{id}/companies/{company_id}",
+                _guard(r.detach_company),
+                methods=["DELETE"],
+            ),
             Route("/contacts/{id}", _guard(r.get_contact), methods=["GET"]),
             Route("/contacts/{id}", _guard(r.update_contact), methods=["PUT"]),
             Route("/contacts/{id}", _guard(r.delete_contact), methods=["DELETE"]),

@@ -378,6 +378,13 @@ class IntercomData:
             self.companies.put(company["id"], company, now_s * 1000)
             self.contacts.put(contact["id"], contact, now_s * 1000)
 
+    def detach(self, contact: dict[str, Any], company: dict[str, Any], now_s: int) -> None:
+        if company["id"] in contact["_companies"]:
+            contact["_companies"].remove(company["id"])
+            company["user_count"] = max(0, company["user_count"] - 1)
+            self.companies.put(company["id"], company, now_s * 1000)
+            self.contacts.put(contact["id"], contact, now_s * 1000)
+
     def listed_companies(self) -> list[str]:
         """Company ids visible to list/scroll: only those with at least one user attached."""
         out = []

@@ -233,6 +233,29 @@ def test_the_company_is_attached_after_the_contact_unless_it_is_held_already() -
 
 
 @respx.mock
+def test_the_golden_company_replaces_the_contacts_other_companies() -> None:
+    # Several companies read back in no documented order: the one read would be anyone's.
+    held = {"id": "u1", "companies": {"data": [{"id": "c0"}, {"id": "c9"}], "has_more": False}}
+    respx.put(f"{CONTACTS}/u1").mock(return_value=httpx.Response(200, json=held))
+    attach = respx.post(f"{CONTACTS}/u1/companies").mock(
+        return_value=httpx.Response(200, json={"id": "c1"})
+    )
+    detach_c0 = respx.delete(f"{CONTACTS}/u1/companies/c0").mock(
+        return_value=httpx.Response(200, json={"id": "c0"})
+    )
+    detach_c9 = respx.delete(f"{CONTACTS}/u1/companies/c9").mock(
+        return_value=httpx.Response(200, json={"id": "c9"})
+    )
+
+    (outcome,) = _writer().upsert("person", [_item("u1", company_ref="c1")])
+
+    assert outcome.ok, outcome.error
+    assert _sent(attach) == {"id": "c1"}
+    assert detach_c0.called
+    assert detach_c9.called
+
+
+@respx.mock
 def test_custom_attributes_are_sent_as_the_mapping_wrote_them() -> None:
     put = respx.put(f"{CONTACTS}/u1").mock(return_value=httpx.Response(200, json={"id": "u1"}))
 

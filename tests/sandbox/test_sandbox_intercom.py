@@ -242,3 +242,14 @@ def test_a_contacts_companies_are_paged(ic: httpx.Client) -> None:
     assert [len(p["companies"]) for p in pages] == [2, 1, 0]
     assert {p["total_count"] for p in pages} == {3}
     assert pages[0]["pages"]["total_pages"] == 2
+
+
+def test_a_contact_is_detached_from_a_company(ic: httpx.Client) -> None:
+    user = ic.post("/contacts", json={"role": "user", "email": "d@corp.io"}).json()
+    company = ic.post("/companies", json={"company_id": "d1", "name": "D"}).json()
+    ic.post(f"/contacts/{user['id']}/companies", json={"id": company["id"]}).raise_for_status()
+    path = f"/contacts/{user['id']}/companies/{company['id']}"
+    assert ic.delete(path).json()["id"] == company["id"]
+    assert ic.get(f"/contacts/{user['id']}/companies").json()["companies"] == []
+    assert ic.get(f"/companies/{company['id']}").json()["user_count"] == 0
+    assert ic.delete(path).status_code == 404
