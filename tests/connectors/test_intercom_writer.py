@@ -17,6 +17,7 @@ from connectors.connections import Connection
 from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
 from connectors.intercom.writer import IntercomWriter, error_text
+from connectors.providers import provider_for
 from connectors.ratelimit import RateLimiter, RateLimitPolicy
 from connectors.retry import RetrySettings
 from connectors.writer import WriteItem
@@ -208,6 +209,37 @@ def test_a_429_is_waited_out_and_the_write_goes_through() -> None:
     assert (outcome.ok, outcome.record_id) == (True, "u1")
     assert put.call_count == 2
     assert sleeps == [3.0]
+
+
+@respx.mock
+def test_a_429_without_retry_after_waits_for_the_windows_reset_time() -> None:
+    # X-RateLimit-Reset is the window's end as a UNIX time (connector.yaml: reset_at).
+    limited = _errors(
+        429,
+        "rate_limit_exceeded",
+        "Exceeded rate limit of 1666 in 10 seconds",
+        **{"X-RateLimit-Limit": "1666", "X-RateLimit-Remaining": "0"},
+        **{"X-RateLimit-Reset": "1700000006"},
+    )
+    put = respx.put(f"{CONTACTS}/u1").mock(
+        side_effect=[limited, httpx.Response(200, json={"id": "u1"})]
+    )
+    paused: list[float] = []
+    client = build_client(
+        CONN,
+        retry=RetrySettings.no_wait(),
+        limiter=RateLimiter(
+            provider_for("intercom").rate_limit,
+            sleep=paused.append,
+            clock=lambda: 0.0,
+            wall=lambda: 1_700_000_000.0,
+        ),
+    )
+
+    (outcome,) = IntercomWriter(CONN, client).upsert("person", [_item("u1")])
+
+    assert (outcome.ok, put.call_count) == (True, 2)
+    assert paused == [6.0]
 
 
 @respx.mock
