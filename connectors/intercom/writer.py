@@ -70,11 +70,10 @@ _HOLDER = re.compile(r"\bid=([0-9a-zA-Z]+)")
 class _Kind:
     entity: str
     label: str
-    path: str  # contacts | companies
 
 
-_CONTACT = _Kind("person", "contact", "contacts")
-_COMPANY = _Kind("company", "company", "companies")
+_CONTACT = _Kind("person", "contact")
+_COMPANY = _Kind("company", "company")
 _KINDS = {"person": _CONTACT, "company": _COMPANY}
 
 
