@@ -180,16 +180,23 @@ def vendor_message(
 ) -> str:
     """The vendor's own error text, from the body fields the connector declares, trimmed.
 
-    A body that is a list of error objects (some vendors answer ``[{"message": ...}]``) is read
-    from its first object."""
+    A body that is a list of error objects (some vendors answer ``[{"message": ...}]``), or that
+    holds one under ``errors``, is read from its first object."""
     body = _json_or_none(response)
     if isinstance(body, list) and body and isinstance(body[0], dict):
         body = body[0]
     if isinstance(body, dict):
-        for field in (rules or _DEFAULT_RULES).message_fields:
-            value = body.get(field)
-            if isinstance(value, str) and value:
-                return value[:limit]
+        fields = (rules or _DEFAULT_RULES).message_fields
+        # ... or from the first object of an ``errors`` list ({"errors": [{"message": ...}]}).
+        listed = body.get("errors")
+        first = listed[0] if isinstance(listed, list) and listed else None
+        for node in (body, first):
+            if not isinstance(node, dict):
+                continue
+            for field in fields:
+                value = node.get(field)
+                if isinstance(value, str) and value:
+                    return value[:limit]
     return (response.text or response.reason_phrase)[:limit]
 
 

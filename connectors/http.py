@@ -119,5 +119,5 @@ def build_client(
         auth=build_auth(conn, provider),
         transport=wrapped,
         timeout=timeout,
-        headers={"Accept": "application/json", "User-Agent": "revsync/0.1"},
+        headers={"Accept": "application/json", "User-Agent": "revsync/0.1", **provider.headers},
     )

@@ -183,6 +183,9 @@ class Provider(_Frozen):
     auth: AuthSpec
     rate_limit: RateLimitPolicy
     errors: ErrorRules = ErrorRules()
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Constant headers every call carries (a vendor's API version pin); reads send them from
+    the manifest."""
     writer_class: str
     batch_max: int
     entities: dict[str, Capabilities] = Field(default_factory=dict)

@@ -30,12 +30,15 @@ class RateLimitHeaders:
 
     ``used_of_limit`` names a header that reports both counts in one value, ``used/limit``,
     optionally after a label (``api-usage=25/15000``): the calls left are ``limit - used``.
+    ``reset_seconds`` says how many seconds the window has left; ``reset_at`` when it ends, as
+    a UNIX time in seconds.
     """
 
     limit: str | None = None
     remaining: str | None = None
     interval_ms: str | None = None
     reset_seconds: str | None = None
+    reset_at: str | None = None
     used_of_limit: str | None = None
 
 
@@ -62,9 +65,11 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self._clock = clock
+        self._wall = wall
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slots = (
@@ -113,6 +118,13 @@ class RateLimiter:
             reset = _float_header(headers, names.reset_seconds)
             if reset is not None:
                 self._block(now + reset)
+                return
+            reset_at = _float_header(headers, names.reset_at)
+            if reset_at is not None:
+                # Clocks differ: never wait longer than one window for a reset time.
+                left = min(max(reset_at - self._wall(), 0.0), self.policy.default_interval)
+                self._block(now + left)
+                self._last_remaining = None
                 return
             interval_ms = _float_header(headers, names.interval_ms)
             interval = (

@@ -100,6 +100,19 @@ class _Gate(Gate):
         await self.forward(scope, receive, send, extra)
 
 
+def _merged(survivor: str) -> Response:
+    """What Intercom answers for a contact merged away: 410 and the survivor in ``Link``."""
+    body = intercom_error_body(
+        "contact_merged",
+        "This contact has been merged. See the 'Link' header for the canonical contact.",
+    )
+    return JSONResponse(body, 410, headers={"Link": f'</contacts/{survivor}>; rel="canonical"'})
+
+
+def _with_history(request: Request) -> bool:
+    return request.query_params.get("include_merge_history", "").lower() == "true"
+
+
 def _error(err: IntercomError) -> Response:
     return JSONResponse(intercom_error_body(err.code, err.message, err.field), err.status)
 
@@ -212,7 +225,11 @@ class _Routes:
             store = self.data.contacts
             total = len(store)
             keys = store.page_by_creation(offset, per_page)
-            data = [self.data.contact_json(store.get(k)) for k in keys]  # type: ignore[arg-type]
+            history = _with_history(request)
+            data = [
+                self.data.contact_json(store.get(k), merge_history=history)  # type: ignore[arg-type]
+                for k in keys
+            ]
         return JSONResponse(
             {
                 "type": "list",
@@ -264,7 +281,8 @@ class _Routes:
                     found.sort(key=key, reverse=order == "descending")
                 total = len(found)
                 recs = list(found[offset : offset + per_page])
-            data = [self.data.contact_json(r) for r in recs if r is not None]
+            history = _with_history(request)
+            data = [self.data.contact_json(r, merge_history=history) for r in recs if r is not None]
         return JSONResponse(
             {
                 "type": "list",
@@ -275,8 +293,13 @@ class _Routes:
         )
 
     async def get_contact(self, request: Request) -> Response:
+        contact_id = request.path_params["id"]
         with self.state.lock:
-            return JSONResponse(self.data.contact_json(self._contact(request.path_params["id"])))
+            survivor = self.data.merged_into(contact_id)
+            if survivor is not None:
+                return _merged(survivor)
+            rec = self._contact(contact_id)
+            return JSONResponse(self.data.contact_json(rec, merge_history=_with_history(request)))
 
     async def create_contact(self, request: Request) -> Response:
         body = await _body(request)
@@ -324,6 +347,9 @@ class _Routes:
         with self.state.lock:
             key = self.data.external_ids.get(external_id)
             rec = self.data.contacts.get(key) if key else None
+            survivor = self.data.merged_external_ids.get(external_id)
+            if rec is None and survivor is not None:
+                return _merged(survivor)
             if rec is None:
                 raise IntercomError(404, "not_found", "User Not Found")
             return JSONResponse(self.data.contact_json(rec))
@@ -338,16 +364,34 @@ class _Routes:
             self.data.attach(contact, company, self.now_s())
             return JSONResponse(self.data.company_json(company))
 
+    async def detach_company(self, request: Request) -> Response:
+        with self.state.lock:
+            contact = self._contact(request.path_params["id"])
+            company = self.data.companies.get(request.path_params["company_id"])
+            if company is None or company["id"] not in contact["_companies"]:
+                raise IntercomError(404, "company_not_found", "Company Not Found")
+            self.data.detach(contact, company, self.now_s())
+            return JSONResponse(self.data.company_json(company))
+
     async def contact_companies(self, request: Request) -> Response:
+        q = request.query_params
+        page = _int(q.get("page"), "page", 1, 10**9)
+        per_page = _int(q.get("per_page"), "per_page", 15, COMPANIES_MAX_PAGE)
         with self.state.lock:
             contact = self._contact(request.path_params["id"])
             companies = [self.data.company_json(c) for c in self.data.companies_of(contact)]
+        total = len(companies)
         return JSONResponse(
             {
                 "type": "list",
-                "companies": companies,
-                "total_count": len(companies),
-                "pages": {"type": "pages", "page": 1, "per_page": 50, "total_pages": 1},
+                "companies": companies[(page - 1) * per_page : page * per_page],
+                "total_count": total,
+                "pages": {
+                    "type": "pages",
+                    "page": page,
+                    "per_page": per_page,
+                    "total_pages": max(1, math.ceil(total / per_page)),
+                },
             }
         )
 
@@ -359,6 +403,15 @@ class _Routes:
             raise IntercomError(400, "parameter_not_found", "company_id or name is required")
         with self.state.lock:
             rec = self.data.upsert_company(body, self.now_s())
+            return JSONResponse(self.data.company_json(rec))
+
+    async def update_company(self, request: Request) -> Response:
+        body = await _body(request)
+        with self.state.lock:
+            rec = self.data.companies.get(request.path_params["id"])
+            if rec is None:
+                raise IntercomError(404, "company_not_found", "Company Not Found")
+            self.data.update_company(rec, body, self.now_s())
             return JSONResponse(self.data.company_json(rec))
 
     async def get_company(self, request: Request) -> Response:
@@ -445,6 +498,11 @@ def intercom_app(state: SandboxState) -> ASGIApp:
             ),
             Route("/contacts/{id}/companies", _guard(r.attach_company), methods=["POST"]),
             Route("/contacts/{id}/companies", _guard(r.contact_companies), methods=["GET"]),
+            Route(
+                "/contacts/{id}/companies/{company_id}",
+                _guard(r.detach_company),
+                methods=["DELETE"],
+            ),
             Route("/contacts/{id}", _guard(r.get_contact), methods=["GET"]),
             Route("/contacts/{id}", _guard(r.update_contact), methods=["PUT"]),
             Route("/contacts/{id}", _guard(r.delete_contact), methods=["DELETE"]),
@@ -453,6 +511,7 @@ def intercom_app(state: SandboxState) -> ASGIApp:
             Route("/companies/list", _guard(r._company_page), methods=["POST"]),
             Route("/companies/scroll", _guard(r.scroll_companies), methods=["GET"]),
             Route("/companies/{id}", _guard(r.get_company), methods=["GET"]),
+            Route("/companies/{id}", _guard(r.update_company), methods=["PUT"]),
         ]
     )
     return _Gate(router, state)

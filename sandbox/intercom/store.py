@@ -169,6 +169,7 @@ class IntercomData:
         self.external_ids: dict[str, str] = {}
         self.company_keys: dict[str, str] = {}
         self.merged: dict[str, str] = {}
+        self.merged_external_ids: dict[str, str] = {}
         self.scrolls: dict[str, int] = {}
         self._ids = itertools.count(1)
 
@@ -291,11 +292,29 @@ class IntercomData:
         self._index(lead, add=False)
         self.contacts.remove(lead["id"])
         self.merged[lead["id"]] = user["id"]
+        for old, into in list(self.merged.items()):
+            if into == lead["id"]:  # chains resolve to the final target
+                self.merged[old] = user["id"]
+        if lead.get("external_id"):
+            self.merged_external_ids[str(lead["external_id"])] = user["id"]
+        history = user.setdefault("_merge_history", [])
+        history.append(
+            {
+                "type": "merge_history",
+                "source_contact_id": lead["id"],
+                "source_contact_role": "lead",
+                "merged_at": now_s,
+            }
+        )
         self._index(user, add=True)
         self.contacts.put(user["id"], user, now_s * 1000)
 
     def resolve(self, contact_id: str) -> dict[str, Any] | None:
         return self.contacts.get(contact_id)
+
+    def merged_into(self, contact_id: str) -> str | None:
+        """The survivor of a contact merged away (None for one never merged)."""
+        return self.merged.get(contact_id)
 
     # -- companies -------------------------------------------------------------------------
 
@@ -338,10 +357,31 @@ class IntercomData:
         self.companies.put(rec["id"], rec, now_s * 1000)
         return rec
 
+    def update_company(self, rec: dict[str, Any], body: dict[str, Any], now_s: int) -> None:
+        """``PUT /companies/{id}``: every field but ``company_id``, which cannot change."""
+        if "company_id" in body and str(body["company_id"]) != rec["company_id"]:
+            raise IntercomError(
+                400, "parameter_invalid", "company_id cannot be updated", "company_id"
+            )
+        plan = body.get("plan")
+        for k, v in body.items():
+            if k not in ("company_id", "plan", "update_last_request_at"):
+                rec[k] = v
+        if plan:
+            rec["plan"] = {"type": "plan", "id": str(abs(hash(plan)) % 10**6), "name": plan}
+        self.companies.put(rec["id"], rec, now_s * 1000)
+
     def attach(self, contact: dict[str, Any], company: dict[str, Any], now_s: int) -> None:
         if company["id"] not in contact["_companies"]:
             contact["_companies"].append(company["id"])
             company["user_count"] += 1
+            self.companies.put(company["id"], company, now_s * 1000)
+            self.contacts.put(contact["id"], contact, now_s * 1000)
+
+    def detach(self, contact: dict[str, Any], company: dict[str, Any], now_s: int) -> None:
+        if company["id"] in contact["_companies"]:
+            contact["_companies"].remove(company["id"])
+            company["user_count"] = max(0, company["user_count"] - 1)
             self.companies.put(company["id"], company, now_s * 1000)
             self.contacts.put(contact["id"], contact, now_s * 1000)
 
@@ -356,8 +396,10 @@ class IntercomData:
 
     # -- JSON ------------------------------------------------------------------------------
 
-    def contact_json(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def contact_json(self, rec: dict[str, Any], *, merge_history: bool = False) -> dict[str, Any]:
         out = {k: v for k, v in rec.items() if not k.startswith("_")}
+        if merge_history and rec.get("role") == "user":
+            out["merge_history"] = [dict(h) for h in rec.get("_merge_history", [])]
         email = rec.get("email") or ""
         cids = rec["_companies"]
         out.update(

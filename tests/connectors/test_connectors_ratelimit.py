@@ -88,6 +88,24 @@ def test_reset_seconds_header_style() -> None:
     assert clock.sleeps == [17.0]
 
 
+def test_reset_at_header_style_waits_until_the_window_ends() -> None:
+    clock = FakeClock()
+    policy = RateLimitPolicy(
+        headers=RateLimitHeaders(remaining="X-RateLimit-Remaining", reset_at="X-RateLimit-Reset"),
+        min_remaining=2,
+        default_interval=10.0,
+    )
+    limiter = RateLimiter(policy, clock=clock, sleep=clock.sleep, wall=lambda: 1_700_000_000.0)
+    limiter.observe(200, {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1700000004"})
+    limiter.acquire()
+    # a reset far in the future (clock skew) waits one window at most; one past, not at all
+    limiter.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1800000000"})
+    limiter.acquire()
+    limiter.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1600000000"})
+    limiter.acquire()
+    assert clock.sleeps == [4.0, 10.0]
+
+
 def test_retry_after_on_429_blocks_every_caller() -> None:
     clock = FakeClock()
     limiter = _limiter(clock, RateLimitPolicy())

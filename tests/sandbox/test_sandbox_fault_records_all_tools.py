@@ -267,6 +267,8 @@ TOOLS = [
             r.status_code == 400 and r.json()["errors"][0]["code"] == "parameter_invalid"
         ),
         one=lambda i: f"/contacts/{i}",
+        # deleted: 404; merged away: 410 with the survivor in Link (the 2.16 spec)
+        gone=lambda r: r.status_code in (404, 410),
         merged=_intercom_merged,
         pick=_intercom_pick,
         seed_people=400,

@@ -133,9 +133,13 @@ def test_duplicate_user_409_and_lead_merge(ic: httpx.Client) -> None:
     merged = ic.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]})
     assert merged.status_code == 200
     assert merged.json()["phone"] == "+14155550100"
+    # The spec (2.16, "Merged contacts return 410 Gone"): GET of the merged-away id is a 410
+    # naming the survivor in Link; writes to it find no contact.
     gone = ic.get(f"/contacts/{lead['id']}")
-    assert gone.status_code == 404
-    assert gone.json()["errors"][0]["code"] == "not_found"
+    assert gone.status_code == 410
+    assert gone.json()["errors"][0]["code"] == "contact_merged"
+    assert gone.headers["Link"] == f'</contacts/{user["id"]}>; rel="canonical"'
+    assert ic.put(f"/contacts/{lead['id']}", json={"name": "x"}).status_code == 404
     assert ic.get("/contacts/find_by_external_id/x1").json()["id"] == user["id"]
     wrong = ic.post("/contacts/merge", json={"from": user["id"], "into": user["id"]})
     assert wrong.status_code == 400
@@ -184,3 +188,68 @@ def test_seed_has_users_with_external_ids_and_leads_without_email(
     page = ic.get("/contacts", params={"per_page": 150}).json()
     assert page["total_count"] == len(rows)
     assert ic.get("/companies", params={"per_page": 60}).json()["total_count"] > 0
+
+
+def test_users_list_the_leads_merged_into_them_when_asked(ic: httpx.Client) -> None:
+    user = ic.post("/contacts", json={"role": "user", "email": "m@corp.io"}).json()
+    lead = ic.post("/contacts", json={"role": "lead", "email": "m@corp.io"}).json()
+    ic.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]}).raise_for_status()
+    query = {"query": {"field": "email", "operator": "=", "value": "m@corp.io"}}
+    plain = ic.post("/contacts/search", json=query).json()["data"]
+    assert [c["id"] for c in plain] == [user["id"]]
+    assert "merge_history" not in plain[0]
+    asked = ic.post("/contacts/search", params={"include_merge_history": "true"}, json=query)
+    (found,) = asked.json()["data"]
+    assert [(h["source_contact_id"], h["source_contact_role"]) for h in found["merge_history"]] == [
+        (lead["id"], "lead")
+    ]
+    one = ic.get(f"/contacts/{user['id']}", params={"include_merge_history": "true"}).json()
+    assert one["merge_history"] == found["merge_history"]
+
+
+def test_a_merged_lead_with_an_external_id_is_gone_from_find_by_external_id(
+    ic: httpx.Client,
+) -> None:
+    user = ic.post("/contacts", json={"role": "user", "email": "n@corp.io"}).json()
+    lead = ic.post("/contacts", json={"role": "lead", "external_id": "lead-7"}).json()
+    ic.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]}).raise_for_status()
+    gone = ic.get("/contacts/find_by_external_id/lead-7")
+    assert gone.status_code == 410
+    assert user["id"] in gone.headers["Link"]
+
+
+def test_companies_update_by_intercom_id_keeps_company_id(ic: httpx.Client) -> None:
+    made = ic.post("/companies", json={"company_id": "acct-9", "name": "Acme"}).json()
+    changed = ic.put(f"/companies/{made['id']}", json={"name": "Acme Inc", "industry": "Tools"})
+    assert changed.status_code == 200
+    assert (changed.json()["name"], changed.json()["company_id"]) == ("Acme Inc", "acct-9")
+    assert ic.get(f"/companies/{made['id']}").json()["industry"] == "Tools"
+    moved = ic.put(f"/companies/{made['id']}", json={"company_id": "acct-10"})
+    assert moved.status_code == 400
+    assert ic.put("/companies/5ffffffffffffffffffffff0", json={"name": "x"}).status_code == 404
+
+
+def test_a_contacts_companies_are_paged(ic: httpx.Client) -> None:
+    # The spec's page/per_page: past the last page is empty (the SDK's pager stops on it).
+    user = ic.post("/contacts", json={"role": "user", "email": "p@corp.io"}).json()
+    for n in range(3):
+        company = ic.post("/companies", json={"company_id": f"p{n}", "name": f"P{n}"}).json()
+        ic.post(f"/contacts/{user['id']}/companies", json={"id": company["id"]})
+    pages = [
+        ic.get(f"/contacts/{user['id']}/companies", params={"page": p, "per_page": 2}).json()
+        for p in (1, 2, 3)
+    ]
+    assert [len(p["companies"]) for p in pages] == [2, 1, 0]
+    assert {p["total_count"] for p in pages} == {3}
+    assert pages[0]["pages"]["total_pages"] == 2
+
+
+def test_a_contact_is_detached_from_a_company(ic: httpx.Client) -> None:
+    user = ic.post("/contacts", json={"role": "user", "email": "d@corp.io"}).json()
+    company = ic.post("/companies", json={"company_id": "d1", "name": "D"}).json()
+    ic.post(f"/contacts/{user['id']}/companies", json={"id": company["id"]}).raise_for_status()
+    path = f"/contacts/{user['id']}/companies/{company['id']}"
+    assert ic.delete(path).json()["id"] == company["id"]
+    assert ic.get(f"/contacts/{user['id']}/companies").json()["companies"] == []
+    assert ic.get(f"/companies/{company['id']}").json()["user_count"] == 0
+    assert ic.delete(path).status_code == 404
