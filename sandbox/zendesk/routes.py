@@ -297,12 +297,15 @@ class _ZendeskRoutes:
     async def list_users(self, request: Request) -> Response:
         roles = request.query_params.getlist("role") or request.query_params.getlist("role[]")
         ext = request.query_params.get("external_id")
+        # GET /organizations/{id}/users: the organization's members.
+        org = request.path_params.get("org_id")
 
         def keep(rec: dict[str, Any]) -> bool:
             return (
                 bool(rec["active"])
                 and (not roles or rec["role"] in roles)
                 and (ext is None or str(rec.get("external_id") or "").lower() == ext.lower())
+                and (org is None or rec.get("organization_id") == org)
             )
 
         return self._list(request, "users", self.data.users, keep)
@@ -771,6 +774,7 @@ def zendesk_app(state: SandboxState) -> ASGIApp:
             methods=["POST"],
         ),
         Route(api + "/organizations/{org_id:int}", _guard(r.show_org), methods=["GET"]),
+        Route(api + "/organizations/{org_id:int}/users", _guard(r.list_users), methods=["GET"]),
         Route(api + "/organizations/{org_id:int}", _guard(r.update_org), methods=["PUT"]),
         Route(api + "/organizations/{org_id:int}", _guard(r.delete_org), methods=["DELETE"]),
         Route(api + "/tickets", _guard(r.list_tickets), methods=["GET"]),

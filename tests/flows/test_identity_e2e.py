@@ -152,6 +152,7 @@ def test_a_split_is_clean_and_respected_by_later_runs(tools: Tools) -> None:
         assert again[record] != again[members[0]], "a rejected pair merged again"
 
 
+@pytest.mark.people(60)
 def test_a_review_decision_reaches_the_tools_on_the_next_incremental_run(tools: Tools) -> None:
     sync()
     engine = engine_from_url()
@@ -319,6 +320,7 @@ def test_in_tool_duplicates_are_merged_through_the_api_when_asked(
     assert len(_merge_requests(tools)) == len(merges)
 
 
+@pytest.mark.people(40)
 def test_a_contact_archived_in_hubspot_is_unlinked_and_not_created_again(tools: Tools) -> None:
     sync()
     links = _links()
