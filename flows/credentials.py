@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -80,13 +81,35 @@ def _load_settings(tool: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+CACHE_SECONDS = 30.0
+"""How long a resolved connection is reused: a run resolves each tool's many times (every
+stream read, every apply), and each resolution asks the Prefect server for its blocks."""
+
+_resolved: dict[str, tuple[float, tuple[tuple[str, str], ...], Connection]] = {}
+
+
 def resolve_connection(tool: str, env: Mapping[str, str] | None = None) -> Connection:
     """The tool's connection: Secret blocks and the settings Variable first, the
     ``REVSYNC_<TOOL>_*`` variables next (field by field).
 
     Raises ``ConfigError`` naming both ways to fix it when neither holds the credential.
+    Reused for ``CACHE_SECONDS`` while the tool's variables stay the same;
+    :func:`save_connection` forgets it.
     """
-    env = os.environ if env is None else env
+    if env is not None:
+        return _resolve(tool, env)
+    prefix = f"REVSYNC_{tool.upper()}_"
+    variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(prefix)))
+    cached = _resolved.get(tool)
+    now = time.monotonic()
+    if cached is not None and cached[1] == variables and now - cached[0] < CACHE_SECONDS:
+        return cached[2]
+    conn = _resolve(tool, os.environ)
+    _resolved[tool] = (now, variables, conn)
+    return conn
+
+
+def _resolve(tool: str, env: Mapping[str, str]) -> Connection:
     provider = provider_for(tool)
     first = _load_secret(secret_block_name(tool))
     if first is None:
@@ -142,6 +165,7 @@ def save_connection(
     Validates first (a key without its data center and no base URL is refused), so a stored
     connection always resolves.
     """
+    _resolved.pop(tool, None)
     from prefect.blocks.system import Secret
     from prefect.variables import Variable
 

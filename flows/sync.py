@@ -474,7 +474,9 @@ def _read_all(
                 reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
             if not dry_run:
                 report.dead_letters += _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
-        if main.gone_stream:
+        if main.gone_stream and mode != "incremental":
+            # The whole archive each time: read by full runs (the nightly one), not every
+            # quarter-hour.
             reads.archived[tool] = _archived_ids(tool, main, priority)
         reads.mapped[tool] = mapped
         reads.merges[tool] = merges

@@ -187,8 +187,8 @@ class Mapping(BaseModel):
     may keep merged-away and deleted users readable with ``active: false``)."""
     gone_stream: str | None = None
     """A stream listing the records the tool deleted or archived (a CRM's archived objects),
-    which its main stream no longer returns: read in full each run, and a linked record found
-    there is followed like a ``gone_when`` one."""
+    which its main stream no longer returns: read in full by full and backfill runs, and a
+    linked record found there is followed like a ``gone_when`` one."""
     custom_fields: tuple[CustomField, ...] = ()
     """Unified fields this file adds to the entity (``mappings.custom``); every tool's file
     may then map them."""
