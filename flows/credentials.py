@@ -25,6 +25,7 @@ from connectors.providers import provider_for
 __all__ = [
     "block_names",
     "connected",
+    "forget_connections",
     "resolve_connection",
     "save_connection",
     "secret_block_name",
@@ -107,6 +108,11 @@ def resolve_connection(tool: str, env: Mapping[str, str] | None = None) -> Conne
     conn = _resolve(tool, os.environ)
     _resolved[tool] = (now, variables, conn)
     return conn
+
+
+def forget_connections() -> None:
+    """Drop every reused connection (a block changed outside :func:`save_connection`)."""
+    _resolved.clear()
 
 
 def _resolve(tool: str, env: Mapping[str, str]) -> Connection:

@@ -23,6 +23,16 @@ from requests.adapters import HTTPAdapter
 from sandbox.server import SandboxServer
 
 
+@pytest.fixture(autouse=True)
+def _fresh_connections() -> Iterator[None]:
+    """Each test resolves its tools' connections from what it set up (blocks, variables)."""
+    from flows.credentials import forget_connections
+
+    forget_connections()
+    yield
+    forget_connections()
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     """One sandbox server (free port) for the session; tests reset or seed it as they need."""

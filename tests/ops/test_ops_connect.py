@@ -133,3 +133,26 @@ def test_only_connected_tools_are_synced_by_default(
     assert connected(["hubspot", "mailchimp", "zendesk"]) == ["hubspot", "mailchimp"]
     monkeypatch.setenv("REVSYNC_ZENDESK_API_TOKEN", "t0ken")
     assert connected(["zendesk"]) == [], "an email and a subdomain are needed too"
+
+
+def test_a_resolved_connection_is_reused_until_its_variables_change(
+    env: dict[str, str], prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.credentials as credentials
+
+    for key, value in env.items():
+        if key.startswith("REVSYNC_HUBSPOT_"):
+            monkeypatch.setenv(key, value)
+    asked: list[str] = []
+    real = credentials._load_secret
+    monkeypatch.setattr(credentials, "_load_secret", lambda name: asked.append(name) or real(name))
+    first = resolve_connection("hubspot")
+    assert resolve_connection("hubspot") is first
+    assert len(asked) == 1, "the blocks were asked again"
+
+    monkeypatch.setenv("REVSYNC_HUBSPOT_BASE_URL", "http://127.0.0.1:1/hubspot")
+    moved = resolve_connection("hubspot")
+    assert moved.base_url == "http://127.0.0.1:1/hubspot"
+    assert len(asked) == 2
+    credentials.forget_connections()
+    assert resolve_connection("hubspot") is not moved
