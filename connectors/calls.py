@@ -14,7 +14,7 @@ import httpx
 from connectors.errors import ErrorClass, WriteFailed, classify_response, scrub, vendor_message
 from connectors.providers import provider_for
 
-__all__ = ["send_for_json", "send_json", "write_failed"]
+__all__ = ["json_or_none", "send_for_json", "send_json", "write_failed"]
 
 
 def send_json(
@@ -82,3 +82,11 @@ def send_for_json(
         raise write_failed(response, tool=tool, hints=hints, secrets=secrets)
     data: dict[str, Any] = response.json()
     return data
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The answer's JSON body, None when it has none or it does not parse."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

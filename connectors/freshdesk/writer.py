@@ -25,8 +25,9 @@ from typing import Any
 
 import httpx
 
-from connectors.calls import send_json, write_failed
+from connectors.calls import json_or_none, send_json, write_failed
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
+from connectors.values import as_integer, text_or_none
 from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["FreshdeskWriter", "describe_error"]
@@ -105,7 +106,7 @@ class FreshdeskWriter(HttpWriter):
         response = send_json(self._client, "POST", f"{_CONTACTS}/merge", body, tool=self.tool)
         if response.status_code not in (200, 204):
             raise self._failed(response)
-        data = _json(response)
+        data = json_or_none(response)
         return data if isinstance(data, dict) else {}
 
     def find_survivor(self, email: str) -> str | None:
@@ -123,7 +124,7 @@ class FreshdeskWriter(HttpWriter):
 
     def _write_contact(self, item: WriteItem) -> WriteOutcome:
         body = self._body(item)
-        email = _text(body.get("email")) or (item.key if "@" in item.key else None)
+        email = text_or_none(body.get("email")) or (item.key if "@" in item.key else None)
         try:
             if item.record_id:
                 data = self._send(_CONTACT, "PUT", f"{_CONTACTS}/{item.record_id}", body)
@@ -192,7 +193,7 @@ class FreshdeskWriter(HttpWriter):
 
     def _write_company(self, item: WriteItem) -> WriteOutcome:
         body = self._body(item)
-        name = _text(body.get("name"))
+        name = text_or_none(body.get("name"))
         try:
             if item.record_id:
                 return self._update_company(item, item.record_id, body)
@@ -267,7 +268,7 @@ class FreshdeskWriter(HttpWriter):
         body = {k: v for k, v in item.properties.items() if k not in _READ_ONLY}
         for name in _INTEGER_FIELDS:
             if name in body:
-                body[name] = _integer(body[name])
+                body[name] = as_integer(body[name])
         return body
 
     def _done(self, item: WriteItem, data: dict[str, Any], *, created: bool) -> WriteOutcome:
@@ -285,14 +286,14 @@ class FreshdeskWriter(HttpWriter):
         """The answer's JSON object; a record-level refusal raises :class:`_Refused`, anything
         else that failed after retries ``WriteFailed``."""
         if response.status_code in (200, 201):
-            body = _json(response)
+            body = json_or_none(response)
             return body if isinstance(body, dict) else {}
         self._refuse(kind, response)
         return {}  # not reached: _refuse raises
 
     def _list(self, kind: _Kind, response: httpx.Response) -> list[dict[str, Any]]:
         if response.status_code == 200:
-            body = _json(response)
+            body = json_or_none(response)
             return [r for r in body if isinstance(r, dict)] if isinstance(body, list) else []
         self._refuse(kind, response)
         return []  # not reached: _refuse raises
@@ -300,7 +301,7 @@ class FreshdeskWriter(HttpWriter):
     def _refuse(self, kind: _Kind, response: httpx.Response) -> None:
         if classify_response(response, self._provider.errors) is not ErrorClass.SKIP:
             raise self._failed(response)
-        body = _json(response)
+        body = json_or_none(response)
         said = describe_error(body, vendor_message(response, rules=self._provider.errors))
         status = response.status_code
         message = scrub(f"freshdesk refused the {kind.label} ({status}): {said}", self._secrets)
@@ -319,26 +320,3 @@ def _merged_domains(ours: list[Any], current: list[str]) -> list[str]:
         if text and text.lower() not in {d.lower() for d in out}:
             out.append(text)
     return out
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _integer(value: Any) -> Any:
-    """12, 12.0 and "12" as 12; anything else as it came (Freshdesk says what is wrong)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

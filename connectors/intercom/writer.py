@@ -27,10 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from connectors.calls import send_json, write_failed
+from connectors.calls import json_or_none, send_json, write_failed
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub
+from connectors.values import text_or_none
 from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["COMPANY_REF", "IntercomWriter", "error_text"]
@@ -129,7 +128,7 @@ class IntercomWriter(HttpWriter):
 
     def _write_contact(self, item: WriteItem) -> WriteOutcome:
         body = {k: v for k, v in item.properties.items() if k not in _CONTACT_READ_ONLY}
-        company = _text(body.pop(COMPANY_REF, None))
+        company = text_or_none(body.pop(COMPANY_REF, None))
         try:
             found = item.record_id or self._lookup_contact(item, body)
             if found:
@@ -167,7 +166,7 @@ class IntercomWriter(HttpWriter):
             return self._put_contact(holder, body, linked=False), False
 
     def _lookup_contact(self, item: WriteItem | None, body: dict[str, Any]) -> str | None:
-        email = _text(body.get("email")) or (
+        email = text_or_none(body.get("email")) or (
             item.key if item is not None and "@" in item.key else None
         )
         return self._search_email(email.lower()) if email else None
@@ -245,13 +244,13 @@ class IntercomWriter(HttpWriter):
     ) -> dict[str, Any]:
         response = send_json(self._client, method, path, body, tool=self.tool)
         if response.status_code == 200:
-            answer = _json(response)
+            answer = json_or_none(response)
             return answer if isinstance(answer, dict) else {}
         status = response.status_code
         if status in (409, *_GONE_STATUSES) or (
             classify_response(response, self._provider.errors) is ErrorClass.SKIP
         ):
-            code, said = error_text(_json(response))
+            code, said = error_text(json_or_none(response))
             said = scrub(said, self._secrets)
             message = f"intercom refused the {kind.label} ({status}): {said}"
             raise _Refused(message, status, code, own=own)
@@ -274,15 +273,3 @@ def _refused(item: WriteItem, exc: _Refused) -> WriteOutcome:
 def _holder(message: str) -> str | None:
     match = _HOLDER.search(message)
     return match.group(1) if match else None
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from connectors.calls import send_for_json, send_json, write_failed
+from connectors.calls import json_or_none, send_for_json, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import (
     ConfigError,
@@ -36,6 +36,7 @@ from connectors.errors import (
     vendor_message,
 )
 from connectors.pipedrive.components import CLOSED_STATUSES, STAGE, UNIFIED_ID, primary_value
+from connectors.values import as_integer, text_or_none
 from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["PipedriveWriter"]
@@ -152,7 +153,7 @@ class PipedriveWriter(HttpWriter):
         """The answer's ``data`` object; a record-level refusal raises :class:`_Refused`,
         anything else that failed after retries ``WriteFailed``."""
         if response.status_code == 200:
-            body = _json(response)
+            body = json_or_none(response)
             if isinstance(body, dict) and body.get("success") is not False:
                 data = body.get("data")
                 return data if isinstance(data, dict) else {}
@@ -168,7 +169,7 @@ class PipedriveWriter(HttpWriter):
 
     def _lookup(self, kind: _Kind, item: WriteItem) -> str | None:
         """The id of the record this unlinked item already is in Pipedrive, if any."""
-        unified_id = _text(item.properties.get(UNIFIED_ID))
+        unified_id = text_or_none(item.properties.get(UNIFIED_ID))
         field_key = self._field_keys[kind.entity]
         if unified_id and field_key:
             found = self._search(
@@ -180,7 +181,7 @@ class PipedriveWriter(HttpWriter):
             if found:
                 return found
         if kind is _PERSON:
-            email = _text(item.properties.get("primary_email")) or (
+            email = text_or_none(item.properties.get("primary_email")) or (
                 item.key if "@" in item.key else None
             )
             return self._search_email(email.lower()) if email else None
@@ -188,7 +189,7 @@ class PipedriveWriter(HttpWriter):
             # Only without the revsync id field: with it, a create's replay is found by the id,
             # and an organization of the same name is another golden company's (every record
             # read is linked to one), often a lookalike that a PATCH would overwrite.
-            name = _text(item.properties.get(kind.name_field))
+            name = text_or_none(item.properties.get(kind.name_field))
             if name:
                 wanted = name.casefold()
                 return self._search(
@@ -224,7 +225,7 @@ class PipedriveWriter(HttpWriter):
         self, kind: _Kind, item: WriteItem, *, record_id: str | None, linked: bool
     ) -> dict[str, Any]:
         body = {k: v for k, v in item.properties.items() if k not in _READ_ONLY}
-        unified_id = _text(body.pop(UNIFIED_ID, None))
+        unified_id = text_or_none(body.pop(UNIFIED_ID, None))
         field_key = self._field_keys[kind.entity]
         # The revsync id goes on creates and on records found by lookup; a linked record is
         # never re-keyed.
@@ -235,14 +236,14 @@ class PipedriveWriter(HttpWriter):
         if kind is _PERSON:
             self._contact_lists(body, record_id)
         if kind is _DEAL and STAGE in body:
-            stage = _text(body.pop(STAGE))
+            stage = text_or_none(body.pop(STAGE))
             if stage in CLOSED_STATUSES:
                 body["status"] = stage
             elif stage:
                 body["stage_id"], body["status"] = stage, "open"
         for name in _INTEGER_FIELDS:
             if name in body:
-                body[name] = _integer(body[name])
+                body[name] = as_integer(body[name])
         return body
 
     def _contact_lists(self, body: dict[str, Any], record_id: str | None) -> None:
@@ -250,7 +251,7 @@ class PipedriveWriter(HttpWriter):
         existing person the other items are kept (a PATCH replaces the whole list)."""
         wanted: dict[str, str] = {}
         for name in ("emails", "phones"):
-            value = _text(body.pop(f"primary_{name[:-1]}", None))
+            value = text_or_none(body.pop(f"primary_{name[:-1]}", None))
             if value:
                 wanted[name] = value
         if not wanted:
@@ -266,7 +267,7 @@ class PipedriveWriter(HttpWriter):
             self._client,
             "PUT",
             f"/v1/{kind.path}/{merged_id}/merge",
-            {"merge_with_id": _integer(primary_id)},
+            {"merge_with_id": as_integer(primary_id)},
             tool=self.tool,
             hints=_HINTS,
             secrets=self._secrets,
@@ -299,26 +300,3 @@ def _with_primary(items: Any, value: str) -> list[dict[str, Any]]:
     target = next((i for i in kept if i.get("primary")), kept[0])
     target["value"], target["primary"] = value, True
     return kept
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _integer(value: Any) -> Any:
-    """12, 12.0 and "12" as 12; anything else as it came (Pipedrive says what is wrong)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return value
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from connectors.calls import send_json, write_failed
+from connectors.calls import json_or_none, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import (
     ConfigError,
@@ -157,15 +157,15 @@ class SalesforceWriter(HttpWriter):
         )
         body = {"allOrNone": False, "records": records}
         response = send_json(self._client, "PATCH", path, body, tool=self.tool)
-        if response.status_code == 200 and isinstance(_json(response), list):
-            outcomes.update(_parse_results(op, chunk, _json(response)))
+        if response.status_code == 200 and isinstance(json_or_none(response), list):
+            outcomes.update(_parse_results(op, chunk, json_or_none(response)))
             return
         if op == "upsert" and response.status_code == 404:
             raise self._missing_external_id(response, sobject)
         if classify_response(response, self._provider.errors) is ErrorClass.SKIP:
             # The whole call was refused for its content (a malformed record, a proxy's 422):
             # raised, so upsert_isolating splits the batch until the refused record stands alone.
-            said = describe_errors(_json(response)) or vendor_message(response)
+            said = describe_errors(json_or_none(response)) or vendor_message(response)
             raise WriteFailed(
                 f"salesforce refused the call ({response.status_code}, rejected): "
                 f"{scrub(said, self._secrets)}",
@@ -178,7 +178,9 @@ class SalesforceWriter(HttpWriter):
 
     def _missing_external_id(self, response: httpx.Response, sobject: _SObject) -> WriteFailed:
         """Every create would fail alike: stop the run with the fix, not a dead letter each."""
-        said = scrub(describe_errors(_json(response)) or vendor_message(response), self._secrets)
+        said = scrub(
+            describe_errors(json_or_none(response)) or vendor_message(response), self._secrets
+        )
         return WriteFailed(
             f"salesforce write failed: the org has no External ID field "
             f"{sobject.name}.{EXTERNAL_ID_FIELD} the integration user can edit; create it once "
@@ -214,13 +216,6 @@ def _record(sobject: _SObject, op: str, item: WriteItem) -> dict[str, Any]:
         record["id"] = item.record_id
     record.update(fields)
     return record
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def describe_errors(errors: Any) -> str:

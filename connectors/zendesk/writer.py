@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from connectors import retry
-from connectors.calls import send_for_json, send_json, write_failed
+from connectors.calls import json_or_none, send_for_json, send_json, write_failed
 from connectors.connections import Connection
 from connectors.errors import (
     ConfigError,
@@ -273,7 +273,7 @@ class ZendeskWriter(HttpWriter):
                 data=record,
             )
         if classify_response(response, self._provider.errors) is ErrorClass.SKIP:
-            body = _json(response)
+            body = json_or_none(response)
             reason = (
                 describe_error(body)
                 if body is not None
@@ -291,13 +291,6 @@ class ZendeskWriter(HttpWriter):
 
     def _failed(self, response: httpx.Response) -> WriteFailed:
         return write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _merged_domains(ours: list[Any], current: list[str]) -> list[str]:
