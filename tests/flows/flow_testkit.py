@@ -13,6 +13,7 @@ from sandbox.credentials import (
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_MAILCHIMP_KEY,
     SANDBOX_MAILCHIMP_LIST_ID,
+    SANDBOX_PIPEDRIVE_TOKEN,
     SANDBOX_ZENDESK_API_TOKEN,
     SANDBOX_ZENDESK_EMAIL,
 )
@@ -114,6 +115,26 @@ class Tools:
                 out[str(u["id"])] = None if org is None else str(org)
             url = body.get("next_page")
         return out
+
+    def pipedrive(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Pipedrive's API (``/api/v2/...`` or ``/v1/...``), as its UI or a script calls it."""
+        response = httpx.request(
+            method,
+            f"{self.server.base_url('pipedrive')}{path}",
+            headers={"x-api-token": SANDBOX_PIPEDRIVE_TOKEN},
+            **kwargs,
+        ).raise_for_status()
+        return response.json()
+
+    def pipedrive_persons(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 500}
+        while True:
+            page = self.pipedrive("GET", "/api/v2/persons", params=params)
+            out += page["data"]
+            params["cursor"] = (page.get("additional_data") or {}).get("next_cursor")
+            if not params["cursor"]:
+                return out
 
     def requests(self, tool: str) -> list[dict[str, Any]]:
         return list(self.control("GET", "/requests", params={"tool": tool}))

@@ -6,40 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from flow_testkit import Tools
 from sqlmodel import Session, select
 
 from flows.sync import sync
-from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN
 from state.db import engine_from_url
 from state.models import GoldenRecord, Link
 
 # Pipedrive with the CRM it is compared to: the five-tool world is test_crm_hub_e2e's.
 pytestmark = pytest.mark.connected("hubspot", "pipedrive")
-
-
-def _pipedrive(tools: Tools, method: str, path: str, **kwargs: Any) -> Any:
-    response = httpx.request(
-        method,
-        f"{tools.server.base_url('pipedrive')}/api/v2/{path}",
-        headers={"x-api-token": SANDBOX_PIPEDRIVE_TOKEN},
-        **kwargs,
-    ).raise_for_status()
-    return response.json()
-
-
-def _persons(tools: Tools) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 500}
-    while True:
-        page = _pipedrive(tools, "GET", "persons", params=params)
-        out += page["data"]
-        cursor = (page.get("additional_data") or {}).get("next_cursor")
-        if not cursor:
-            return out
-        params["cursor"] = cursor
 
 
 def _links(entity: str) -> list[Link]:
@@ -69,7 +45,7 @@ def test_persons_carry_their_companys_organization_and_a_pipedrive_edit_travels_
     person_of = {int(x.record_id): x.unified_id for x in _links("person") if x.tool == "pipedrive"}
     people = _goldens("person")
     checked = 0
-    for person in _persons(tools):
+    for person in tools.pipedrive_persons():
         company = people[person_of[person["id"]]].get("company_id")
         if company in org_of:
             assert person.get("org_id") == org_of[company], person
@@ -83,11 +59,11 @@ def test_persons_carry_their_companys_organization_and_a_pipedrive_edit_travels_
     hubspot_of = {x.unified_id: x.record_id for x in _links("person") if x.tool == "hubspot"}
     target = next(
         p
-        for p in _persons(tools)
+        for p in tools.pipedrive_persons()
         if person_of[p["id"]] in hubspot_of and len(str(p.get("name") or "").split()) == 2
     )
     last = str(target["name"]).split()[1]
-    _pipedrive(tools, "PATCH", f"persons/{target['id']}", json={"name": f"Zebulon {last}"})
+    tools.pipedrive("PATCH", f"/api/v2/persons/{target['id']}", json={"name": f"Zebulon {last}"})
 
     third = sync().report
     contact = next(

@@ -9,42 +9,16 @@ goes to the dead letters, and the run after writes the survivor. With Pipedrive 
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 import pytest
 from flow_testkit import Tools, entity_links
 from sqlmodel import Session, select
 
 from flows.sync import sync
 from mappings.survivorship import load_rules
-from sandbox.credentials import SANDBOX_PIPEDRIVE_TOKEN
 from state.db import engine_from_url
 from state.models import DeadLetter, GoldenRecord, JournalEntry
 
 pytestmark = [pytest.mark.connected("hubspot", "pipedrive"), pytest.mark.people(30)]
-
-
-def _pipedrive(tools: Tools, method: str, path: str, **kwargs: Any) -> Any:
-    """Pipedrive's API as a person at the keyboard uses it (its UI calls the same API)."""
-    response = httpx.request(
-        method,
-        f"{tools.server.base_url('pipedrive')}{path}",
-        headers={"x-api-token": SANDBOX_PIPEDRIVE_TOKEN},
-        **kwargs,
-    ).raise_for_status()
-    return response.json()
-
-
-def _persons(tools: Tools) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 500}
-    while True:
-        page = _pipedrive(tools, "GET", "/api/v2/persons", params=params)
-        out += page["data"]
-        params["cursor"] = (page.get("additional_data") or {}).get("next_cursor")
-        if not params["cursor"]:
-            return out
 
 
 def _dead_letters(tool: str) -> list[DeadLetter]:
@@ -71,13 +45,12 @@ def _hand_made_duplicate(tools: Tools) -> tuple[str, str, str, str]:
     hubspot_of = {uid: rid for (tool, rid), uid in links.items() if tool == "hubspot"}
     person = next(
         p
-        for p in _persons(tools)
+        for p in tools.pipedrive_persons()
         if links.get(("pipedrive", str(p["id"]))) in hubspot_of and p.get("emails")
     )
     original, golden = str(person["id"]), links[("pipedrive", str(person["id"]))]
     email = next(e["value"] for e in person["emails"] if e.get("primary"))
-    made = _pipedrive(
-        tools,
+    made = tools.pipedrive(
         "POST",
         "/api/v2/persons",
         json={"name": person["name"], "emails": [{"value": email, "primary": True}]},
@@ -91,9 +64,7 @@ def test_a_person_merged_away_in_pipedrive_is_followed_when_next_written(tools: 
     assert entity_links("person")[("pipedrive", duplicate)] == golden
 
     # Someone merges the two in Pipedrive; later the phone changes in HubSpot.
-    _pipedrive(
-        tools, "PUT", f"/v1/persons/{original}/merge", json={"merge_with_id": int(duplicate)}
-    )
+    tools.pipedrive("PUT", f"/v1/persons/{original}/merge", json={"merge_with_id": int(duplicate)})
     tools.edit_hubspot(contact, {"phone": "+1 415 555 0142"})
 
     followed = sync().report
@@ -114,7 +85,7 @@ def test_a_person_merged_away_in_pipedrive_is_followed_when_next_written(tools: 
     assert entry.error is not None
     assert entry.error.startswith("gone from pipedrive")
 
-    survivor = _pipedrive(tools, "GET", f"/api/v2/persons/{duplicate}")["data"]
+    survivor = tools.pipedrive("GET", f"/api/v2/persons/{duplicate}")["data"]
     assert {p["value"] for p in survivor["phones"]} >= {"+14155550142"}
     settled = sync().report
     assert settled.written == 0, settled.tools
@@ -133,7 +104,7 @@ def test_in_tool_duplicates_are_merged_in_pipedrive_when_asked(
     assert merged.status == "completed"
     merges = [r for r in tools.requests("pipedrive") if r["path"].endswith("/merge")]
     assert [(r["method"], r["status"]) for r in merges] == [("PUT", 200)]
-    kept = {str(p["id"]) for p in _persons(tools)}
+    kept = {str(p["id"]) for p in tools.pipedrive_persons()}
     assert len({original, duplicate} & kept) == 1
     links = entity_links("person")
     assert {rid for (tool, rid) in links if tool == "pipedrive"} <= kept, (
