@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["as_integer", "text_or_none"]
+__all__ = ["as_integer", "merged_domains", "text_or_none"]
 
 
 def text_or_none(value: Any) -> str | None:
@@ -23,3 +23,14 @@ def as_integer(value: Any) -> Any:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return value
+
+
+def merged_domains(ours: list[Any], current: list[str]) -> list[str]:
+    """Our domains first (the one read back), then the record's others, each once (case
+    aside): helpdesks file people into companies by these, so a human's extra ones stay."""
+    out: list[str] = []
+    for domain in [*ours, *current]:
+        text = str(domain).strip()
+        if text and text.lower() not in {d.lower() for d in out}:
+            out.append(text)
+    return out

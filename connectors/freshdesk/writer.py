@@ -27,7 +27,7 @@ import httpx
 
 from connectors.calls import json_or_none, send_json, write_failed
 from connectors.errors import ConfigError, ErrorClass, classify_response, scrub, vendor_message
-from connectors.values import as_integer, text_or_none
+from connectors.values import as_integer, merged_domains, text_or_none
 from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["FreshdeskWriter", "describe_error"]
@@ -235,7 +235,7 @@ class FreshdeskWriter(HttpWriter):
                     "unique in Freshdesk: rename one of them",
                 )
             if isinstance(ours, list):
-                body["domains"] = _merged_domains(ours, current)
+                body["domains"] = merged_domains(ours, current)
         data = self._send(_COMPANY, "PUT", f"{_COMPANIES}/{record_id}", body)
         return self._done(item, data, created=False)
 
@@ -309,14 +309,3 @@ class FreshdeskWriter(HttpWriter):
 
     def _failed(self, response: httpx.Response) -> Exception:
         return write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
-
-
-def _merged_domains(ours: list[Any], current: list[str]) -> list[str]:
-    """Our domains first (the one read back), then the company's others: Freshdesk files new
-    contacts into the company by them, so a human's extra ones stay."""
-    out: list[str] = []
-    for domain in [*ours, *current]:
-        text = str(domain).strip()
-        if text and text.lower() not in {d.lower() for d in out}:
-            out.append(text)
-    return out

@@ -37,6 +37,7 @@ from connectors.errors import (
     scrub,
     vendor_message,
 )
+from connectors.values import merged_domains
 from connectors.writer import HttpWriter, WriteItem, WriteOutcome
 
 __all__ = ["JobPolling", "ZendeskWriter", "describe_error"]
@@ -232,7 +233,7 @@ class ZendeskWriter(HttpWriter):
                 found = self._org_domains(item)
                 if isinstance(found, WriteOutcome):
                     return found
-                org["domain_names"] = _merged_domains(org["domain_names"], found)
+                org["domain_names"] = merged_domains(org["domain_names"], found)
             path = f"/api/v2/organizations/{item.record_id}"
             response = send_json(self._client, "PUT", path, {"organization": org}, tool=self.tool)
             return self._single_outcome(item, response, "organization")
@@ -291,17 +292,6 @@ class ZendeskWriter(HttpWriter):
 
     def _failed(self, response: httpx.Response) -> WriteFailed:
         return write_failed(response, tool=self.tool, hints=_HINTS, secrets=self._secrets)
-
-
-def _merged_domains(ours: list[Any], current: list[str]) -> list[str]:
-    """Our domains first (the one read back), then the organization's other domains: Zendesk
-    also files users into organizations by these, so a human's extra ones must stay."""
-    out: list[str] = []
-    for domain in [*ours, *current]:
-        text = str(domain).strip()
-        if text and text.lower() not in {d.lower() for d in out}:
-            out.append(text)
-    return out
 
 
 def _job_outcomes(chunk: _Indexed, job: Mapping[str, Any]) -> dict[int, WriteOutcome]:
