@@ -92,7 +92,7 @@ def apply_writes(
     conn = resolve_connection(tool)
     client = build_client(conn, limiter=budgeted_limiter(tool, priority))
     writer = writer_for(conn, client)
-    streams = [kind.stream for kind in mapping.all_types()]
+    streams = mapping.streams()
     # One record type per batch (a CRM's leads beside its contacts): each has its section.
     kinds = sorted({w.record_type or "" for w in writes})
     batches = [

@@ -582,10 +582,6 @@ def _sync(
     return SyncResult(report=report, plan=plan)
 
 
-def _streams(mapping: ToolMapping) -> list[str]:
-    return [kind.stream for kind in mapping.all_types()]
-
-
 def _deleted_in_tools(engine: Engine, entity: str) -> set[tuple[str, str]]:
     with session_scope(engine) as session:
         return deleted_in_tools(session, entity)
@@ -616,7 +612,7 @@ def _failed_writes(engine: Engine, mappings: dict[str, ToolMapping]) -> _Failed:
     out = _Failed()
     with session_scope(engine) as session:
         for tool, mapping in mappings.items():
-            failed = failed_writes(session, tool, _streams(mapping))
+            failed = failed_writes(session, tool, mapping.streams())
             out.due[tool] = {
                 f.unified_id
                 for f in failed
@@ -639,7 +635,7 @@ def _close_settled_retries(
             pending |= {s.unified_id for s in plan.skipped if s.tool == tool}
             settled = uids - pending
             if settled:
-                closed = resolve_failed_writes(session, tool, _streams(mappings[tool]), settled)
+                closed = resolve_failed_writes(session, tool, mappings[tool].streams(), settled)
                 logger.info("%s: %d failed writes no longer needed, closed", tool, closed)
 
 

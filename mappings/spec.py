@@ -211,6 +211,10 @@ class Mapping(BaseModel):
         """This section and its record types: every stream the entity is read from."""
         return (self, *self.record_types)
 
+    def streams(self) -> list[str]:
+        """The stream of this section and of each of its record types."""
+        return [kind.stream for kind in self.all_types()]
+
     def for_record(self, record_id: str) -> Mapping:
         """The record type a record of this tool is, by its id."""
         for kind in self.record_types:
