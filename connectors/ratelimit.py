@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from connectors.retry import retry_after_seconds
+from connectors.retry import pause, retry_after_seconds
 
 __all__ = ["RateLimitHeaders", "RateLimitPolicy", "RateLimiter", "remaining_from_usage"]
 
@@ -64,7 +64,7 @@ class RateLimiter:
         policy: RateLimitPolicy,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy

@@ -25,6 +25,7 @@ __all__ = [
     "RetrySettings",
     "build_retrying",
     "is_retryable_exception",
+    "pause",
     "retry_after_seconds",
     "sleeper",
 ]
@@ -40,7 +41,8 @@ sleeper: Callable[[float], None] = time.sleep
 """The process-wide wait behind the default policy: tests swap it for a recorder."""
 
 
-def _sleep(seconds: float) -> None:
+def pause(seconds: float) -> None:
+    """Wait through ``sleeper``: the retry policy's and the rate limiter's one seam."""
     sleeper(seconds)
 
 
@@ -54,7 +56,7 @@ class RetrySettings:
     max_total_delay: float = 300.0
     max_retry_after: float = 120.0
     jitter: bool = True
-    sleep: Callable[[float], None] = _sleep
+    sleep: Callable[[float], None] = pause
     now: Callable[[], datetime] = field(default=_utcnow)
 
     @classmethod

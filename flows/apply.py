@@ -10,7 +10,7 @@ creating it twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -27,13 +27,20 @@ from flows.progress import Span
 from mappings.spec import Mapping as ToolMapping
 from mappings.spec import read_back
 from reconcile.mapped import link_hash
-from reconcile.plan import LinkView, PlannedWrite
+from reconcile.plan import LinkView, PlannedWrite, Skipped
 from state.db import session_scope
 from state.dead_letters import add_dead_letter, resolve_failed_writes
-from state.journal import mark_applied, mark_failed, plan_writes
-from state.links import upsert_links
+from state.journal import mark_applied, mark_failed, plan_writes, record_held
+from state.links import get_link, upsert_links
 
-__all__ = ["APPLY_BATCH", "AfterRemoteWrite", "Applied", "after_remote_write", "apply_writes"]
+__all__ = [
+    "APPLY_BATCH",
+    "AfterRemoteWrite",
+    "Applied",
+    "after_remote_write",
+    "apply_writes",
+    "journal_held",
+]
 
 APPLY_BATCH = 100
 """Writes per journaled batch: a crash loses at most one batch of local bookkeeping."""
@@ -53,6 +60,30 @@ class Applied:
     gone: list[str] = field(default_factory=list)
     """Linked records the tool answered were gone (merged away or deleted there)."""
     links: dict[str, list[LinkView]] = field(default_factory=dict)
+
+
+def journal_held(engine: Engine, run_id: str, entity: str, skipped: Sequence[Skipped]) -> int:
+    """Journal the consent decisions among ``skipped`` (writes revsync will not make), each
+    with its reason: the audit trail says why a tool kept, or never got, a state."""
+    rows = [
+        {
+            "run_id": run_id,
+            "tool": s.tool,
+            "entity": entity,
+            "op": "update" if s.record_id else "create",
+            "record_id": s.record_id,
+            "unified_id": s.unified_id,
+            "before": None if s.record_id is None else {s.field: s.old},
+            "after": {s.field: s.new},
+            "reason": s.reason,
+        }
+        for s in skipped
+        if s.field is not None
+    ]
+    if not rows:
+        return 0
+    with session_scope(engine) as session:
+        return record_held(session, rows)
 
 
 def _chunks(items: Sequence[PlannedWrite], size: int) -> list[Sequence[PlannedWrite]]:
@@ -184,11 +215,30 @@ def _record(
         raise WriteFailed(f"{tool} writer returned {len(outcomes)} outcomes for {len(batch)} items")
     link_rows: list[dict[str, object]] = []
     with session_scope(engine) as session:
+        found = {
+            (o.record_id or ""): get_link(session, tool, mapping.entity, o.record_id)
+            for w, o in zip(batch, outcomes, strict=True)
+            if w.op == "create" and o.ok and o.record_id and not o.created
+        }
         for write, entry_id, outcome in zip(batch, entry_ids, outcomes, strict=True):
             if outcome.gone and write.record_id is not None:
                 mark_failed(session, entry_id, f"gone from {tool}, followed: {outcome.error}")
                 result.gone.append(write.record_id)
                 continue
+            held = found.get(outcome.record_id or "") if write.op == "create" else None
+            if held is not None and held.unified_id != write.unified_id:
+                # The writer's lookup found a record another golden record holds (one person
+                # in the tool, two golden records here): linking it would take it from that
+                # golden, whose next read takes it back. Refused, so the plan holds it after.
+                outcome = replace(
+                    outcome,
+                    ok=False,
+                    error=(
+                        f"{tool} record {outcome.record_id} (found by {write.natural_key}) is "
+                        f"golden {held.unified_id}'s: the two golden records may be one person "
+                        "(revsync review)"
+                    ),
+                )
             if not outcome.ok or outcome.record_id is None:
                 reason = outcome.error or "the tool returned no record id"
                 mark_failed(session, entry_id, reason)

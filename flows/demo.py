@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,12 +23,15 @@ __all__ = ["DemoOutcome", "render_report", "run_demo", "sandbox_environment"]
 COLUMNS = ("read", "invalid", "unchanged", "matched", "new", "created", "updated", "failed")
 
 
-def sandbox_environment(server: SandboxServer) -> dict[str, str]:
+def sandbox_environment(
+    server: SandboxServer, tools: Collection[str] | None = None
+) -> dict[str, str]:
     """The connection settings that point revsync at a running sandbox, for every connector
-    that declares the sandbox's values (``sandbox:`` in its ``connector.yaml``)."""
+    that declares the sandbox's values (``sandbox:`` in its ``connector.yaml``), or only for
+    ``tools``."""
     env: dict[str, str] = {}
     for provider in providers().values():
-        if not provider.sandbox:
+        if not provider.sandbox or (tools is not None and provider.tool not in tools):
             continue
         env[provider.env_var("base_url")] = server.base_url(provider.tool)
         for name, constant in provider.sandbox.items():

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from connectors.errors import ConfigError
 from connectors.providers import providers
 from connectors.registry import capabilities, tools
-from flows.apply import apply_writes
+from flows.apply import apply_writes, journal_held
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
 from flows.credentials import connected
 from flows.extract import extract_stream, map_records
@@ -743,6 +743,7 @@ def _sync_entity(
         return plan, duplicates
 
     _close_settled_retries(engine, mappings, failed.due, plan)
+    journal_held(engine, run_id, entity, plan.skipped)
     persist_resolution(engine, run_id, entity, merged, matches)
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
     written = _apply_all(

@@ -45,6 +45,11 @@ class Person(BaseModel):
     company_id: str | None = None
     """The unified id of the golden company the person belongs to (a reference: each tool
     holds its own record id of the company, see ``REFERENCES``)."""
+    email_consent: str | None = None
+    """Marketing email consent: ``subscribed``, ``unsubscribed``, ``cleaned`` (the address
+    bounced) or ``never_asked``. The most restrictive value any tool holds wins and is never
+    loosened by a write (``mappings.consent``); where and when it was recorded is the field's
+    provenance."""
 
 
 class Company(BaseModel):

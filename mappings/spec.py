@@ -40,6 +40,7 @@ __all__ = [
     "Condition",
     "Constant",
     "CreatePolicy",
+    "CreateUnless",
     "FieldMap",
     "MappedRecord",
     "Mapping",
@@ -83,6 +84,10 @@ def mapped_tools(tools: Iterable[str]) -> tuple[str, ...]:
 Direction = Literal["both", "in", "out"]
 UNIFIED_ID_KEY = "unified_id"
 """``natural_key`` value meaning "the unified id revsync wrote to ``external_id_field``"."""
+
+
+PicklistEntry = str | bool | list[str | bool]
+"""A tool value of a picklist (booleans for a checkbox), or several read as one."""
 
 
 class FieldMap(BaseModel):
@@ -140,6 +145,15 @@ class Condition(BaseModel):
     equals: Any
 
 
+class CreateUnless(BaseModel):
+    """Golden records whose unified ``field`` holds one of ``one_of`` are not created."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    one_of: tuple[str, ...] = Field(min_length=1)
+
+
 def _custom_of(data: dict[str, Any], info: ValidationInfo) -> dict[str, CustomField]:
     """Custom fields a section may map: the directory's (validation context) and its own."""
     context = info.context if isinstance(info.context, dict) else {}
@@ -165,7 +179,7 @@ class Mapping(BaseModel):
     default_region: str = "US"
     fields: tuple[FieldMap, ...]
     constants: tuple[Constant, ...] = ()
-    picklists: dict[str, dict[str, str | list[str]]] = Field(default_factory=dict)
+    picklists: dict[str, dict[str, PicklistEntry]] = Field(default_factory=dict)
     """Per table, unified value -> tool value, or a list of tool values that all read as it
     (the first is written): a deal's status from the many stages of one CRM."""
     merged_ids_field: str | None = None
@@ -179,6 +193,9 @@ class Mapping(BaseModel):
     creates: bool = True
     """Whether revsync creates records in this tool for golden records it lacks; False keeps
     the tool to the records its own users made (a helpdesk is not an address book)."""
+    create_unless: CreateUnless | None = None
+    """A golden record this holds for is not created in this tool (an emailing tool does not
+    add someone unsubscribed or bounced elsewhere): the plan skips it, saying why."""
     only_when: Condition | None = None
     """Records that fail it are not this entity's and are passed over when read (a helpdesk's
     users stream also returns agents and admins: staff, not customers)."""
@@ -278,6 +295,10 @@ class Mapping(BaseModel):
                     f"field {f.unified!r}: written field {f.tool!r} is outside "
                     f"write_root {self.write_root!r}"
                 )
+        if self.create_unless is not None and self.create_unless.field not in known:
+            raise ValueError(
+                f"create_unless: {self.create_unless.field!r} is not a {self.entity} field"
+            )
         self._check_composites()
         self._check_record_types()
         if self.natural_key == UNIFIED_ID_KEY:

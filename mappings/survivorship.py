@@ -22,6 +22,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mappings.consent import CONSENT_FIELDS, restrictiveness
 from mappings.custom import CustomField
 from mappings.errors import MappingConfigError
 from mappings.spec import MAPPINGS_DIR, MappedRecord, custom_fields, mappings_dir
@@ -43,8 +44,8 @@ _NO_TIME = datetime.min.replace(tzinfo=UTC)
 _RECORD_FIELDS = {"tool", "record_id", "updated_at", "value"}
 
 
-FieldRule = Literal["most_recent_non_empty", "most_frequent"]
-FIELD_RULES: tuple[str, ...] = ("most_recent_non_empty", "most_frequent")
+FieldRule = Literal["most_recent_non_empty", "most_frequent", "most_restrictive"]
+FIELD_RULES: tuple[str, ...] = ("most_recent_non_empty", "most_frequent", "most_restrictive")
 
 
 class Rules(BaseModel):
@@ -64,9 +65,25 @@ class Rules(BaseModel):
         both = [f for f in both if f in self.authoritative]
         if both:
             raise ValueError(f"fields both authoritative and most_frequent: {both}")
+        # Consent is never settled by a tool's say-so or by recency (mappings.consent).
+        loose = sorted(
+            f
+            for f in CONSENT_FIELDS
+            if f in self.authoritative
+            or self.fields.get(f, "most_restrictive") != "most_restrictive"
+        )
+        if loose:
+            raise ValueError(f"consent fields take most_restrictive only: {loose}")
+        restrictive = sorted(
+            f for f, r in self.fields.items() if r == "most_restrictive" and f not in CONSENT_FIELDS
+        )
+        if restrictive:
+            raise ValueError(f"most_restrictive is for consent fields only, not {restrictive}")
         return self
 
     def rule(self, field: str) -> FieldRule:
+        if field in CONSENT_FIELDS:
+            return "most_restrictive"
         return self.fields.get(field, self.default)
 
 
@@ -149,8 +166,12 @@ def _with_custom(rules: Rules, entity: str, custom: tuple[CustomField, ...]) -> 
         raise MappingConfigError(f"custom field rules for {entity!r}: {exc}") from None
 
 
-def _beats(a: FieldSource, b: FieldSource, authority: str | None) -> bool:
+def _beats(
+    a: FieldSource, b: FieldSource, authority: str | None, *, restrictive: bool = False
+) -> bool:
     """True when ``a`` should replace ``b`` (a strict total order, so merging is associative)."""
+    if restrictive and restrictiveness(a.value) != restrictiveness(b.value):
+        return restrictiveness(a.value) > restrictiveness(b.value)
     a_auth, b_auth = a.tool == authority, b.tool == authority
     if a_auth != b_auth:
         return a_auth
@@ -223,7 +244,12 @@ def merge(
                 value=value,
             )
             current = best.get(name)
-            if current is None or _beats(candidate, current, rules.authoritative.get(name)):
+            if current is None or _beats(
+                candidate,
+                current,
+                rules.authoritative.get(name),
+                restrictive=rules.rule(name) == "most_restrictive",
+            ):
                 best[name] = candidate
     for name, votes in ballots.items():
         best[name] = _elect(votes)

@@ -322,20 +322,23 @@ def _country_out(value: str, ctx: TransformContext) -> object:
 _KEY_RE = re.compile(r"[^0-9a-z]+")
 
 
-def _pick_key(text: str) -> str:
-    return _KEY_RE.sub("", text.lower())
+def _pick_key(text: object) -> str:
+    """Loose key of a label; a JSON boolean (a tool's checkbox) is ``true``/``false``."""
+    if isinstance(text, bool):
+        return "true" if text else "false"
+    return _KEY_RE.sub("", str(text).lower())
 
 
-def _table(ctx: TransformContext) -> Mapping[str, str | list[str]]:
+def _table(ctx: TransformContext) -> Mapping[str, object]:
     table = ctx.options.get("table")
     if not isinstance(table, Mapping):
         raise MappingError(f"{ctx.field}: picklist transform without a table")
     return table
 
 
-def _tool_values(entry: str | list[str]) -> list[str]:
+def _tool_values(entry: object) -> list[object]:
     """A table entry: one tool value, or several that all read as the unified value (the
-    first is the one written)."""
+    first is the one written). Values are labels, or booleans for a tool's checkbox."""
     return list(entry) if isinstance(entry, list) else [entry]
 
 
@@ -343,9 +346,10 @@ def _picklist_in(value: object, ctx: TransformContext) -> str | None:
     """Tool label or internal value -> unified value, matching case and punctuation loosely.
 
     "Marketing Qualified Lead", "marketingqualifiedlead" and "marketing_qualified_lead" all
-    land on the same unified value. An unknown label is dropped with a warning.
+    land on the same unified value. An unknown label is dropped with a warning. A boolean
+    reads as ``true``/``false`` (a checkbox mapped to states, such as an opt-out flag).
     """
-    text = clean_text(value)
+    text = _pick_key(value) if isinstance(value, bool) else clean_text(value)
     if text is None:
         return None
     table = _table(ctx)

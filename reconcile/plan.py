@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mappings.consent import CONSENT_FIELDS, loosens
 from mappings.idlists import join_ids, split_ids
 from mappings.spec import (
     UNIFIED_ID_KEY,
@@ -60,6 +61,12 @@ class Skipped(BaseModel):
     tool: str
     unified_id: str
     reason: str
+    field: str | None = None
+    """A consent decision: the field revsync did not write (``mappings.consent``); the sync
+    journals these as ``held``."""
+    record_id: str | None = None
+    old: str | None = None
+    new: str | None = None
 
 
 class Plan(BaseModel):
@@ -101,13 +108,40 @@ def _without_pending(value: str | None) -> str | None:
     return join_ids(one for one in split_ids(value) if one != PENDING)
 
 
+def _consent_holds(
+    mapping: ToolMapping,
+    unified_id: str,
+    golden: Mapping[str, str | None],
+    link: LinkView,
+    fields: Iterable[str],
+) -> list[Skipped]:
+    """The consent changes among ``fields`` revsync must not write: they would grant more
+    than the tool's record holds (a re-subscribe)."""
+    return [
+        Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=(
+                f"{field} stays {link.values.get(field) or 'unset'} in {mapping.tool}: revsync "
+                f"never writes {golden.get(field)} over it; the person changes it there"
+            ),
+            field=field,
+            record_id=link.record_id,
+            old=link.values.get(field),
+            new=golden.get(field),
+        )
+        for field in fields
+        if field in CONSENT_FIELDS and loosens(link.values.get(field), golden.get(field))
+    ]
+
+
 def _update_for(
     mapping: ToolMapping,
     unified_id: str,
     golden: Mapping[str, str | None],
     link: LinkView,
     refs: RefIndex,
-) -> PlannedWrite | Skipped | None:
+) -> list[PlannedWrite | Skipped]:
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
     identity = {f.unified for f in mapping.fields if f.identity}
@@ -117,33 +151,40 @@ def _update_for(
         if not _empty(golden.get(f)) and golden.get(f) != link.values.get(f)
     )
     if not differing:
-        return None  # the converged case, most records: nothing to read back
+        return []  # the converged case, most records: nothing to read back
     # What the tool would hold after writing the golden values (a composed field such as
     # a tool's one name field splits back its own way): equal to what it holds means no write.
     sent = [*differing, *written_together(mapping, differing)]
-    held = read_back(mapping, {f: golden.get(f) for f in sent if not _empty(golden.get(f))})
+    after = read_back(mapping, {f: golden.get(f) for f in sent if not _empty(golden.get(f))})
     for field in differing:
         new, old = golden.get(field), link.values.get(field)
-        if held.get(field, new) != old:
+        if after.get(field, new) != old:
             changes[field] = FieldChange(old=old, new=new)
+    holds = _consent_holds(mapping, unified_id, golden, link, changes)
+    held: list[PlannedWrite | Skipped] = list(holds)
+    for hold in holds:
+        del changes[str(hold.field)]
     if not changes:
-        return None
+        return held
     own_key = (
         unified_id
         if mapping.natural_key == UNIFIED_ID_KEY
         else link.values.get(mapping.natural_key)
     )
     if _empty(own_key):
-        return Skipped(
-            tool=mapping.tool,
-            unified_id=unified_id,
-            reason=f"record {link.record_id} has no {mapping.natural_key} to address it by",
-        )
+        return [
+            *held,
+            Skipped(
+                tool=mapping.tool,
+                unified_id=unified_id,
+                reason=f"record {link.record_id} has no {mapping.natural_key} to address it by",
+            ),
+        ]
     values = {f: c.new for f, c in changes.items()}
     for field in written_together(mapping, values):  # the other parts of a composed tool field
         values[field] = golden.get(field)
     payload = _payload(mapping, values, refs, create=False)
-    return PlannedWrite(
+    write = PlannedWrite(
         tool=mapping.tool,
         entity=mapping.entity,
         unified_id=unified_id,
@@ -154,6 +195,7 @@ def _update_for(
         payload=payload,
         record_type=mapping.record_type,
     )
+    return [*held, write]
 
 
 def _create_for(
@@ -165,6 +207,16 @@ def _create_for(
             tool=mapping.tool,
             unified_id=unified_id,
             reason=f"no {mapping.natural_key}: {mapping.tool} needs one to create a record",
+        )
+    unless = mapping.create_unless
+    if unless is not None and golden.get(unless.field) in unless.one_of:
+        value = golden.get(unless.field)
+        return Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=f"{unless.field} is {value}: not created in {mapping.tool} (create_unless)",
+            field=unless.field if unless.field in CONSENT_FIELDS else None,
+            new=value,
         )
     lacking = [f.unified for f in mapping.fields if f.required and _empty(golden.get(f.unified))]
     if lacking:
@@ -240,11 +292,11 @@ def build_plan(
         values = goldens[unified_id]
         for mapping in tool_mappings:
             own = sorted((v for v in linked if v.tool == mapping.tool), key=lambda v: v.record_id)
-            items: list[PlannedWrite | Skipped | None] = []
+            items: list[PlannedWrite | Skipped] = []
             for view in own:
                 kind = mapping.for_record(view.record_id)
                 golden = reachable(kind, values, refs)
-                items.append(_update_for(kind, unified_id, golden, view, refs))
+                items += _update_for(kind, unified_id, golden, view, refs)
             if not own and mapping.creates and mapping.tool not in never_creates:
                 kind = type_for_create(mapping, {categories.get(v.tool, "") for v in linked})
                 items.append(_create_for(kind, unified_id, reachable(kind, values, refs), refs))

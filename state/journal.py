@@ -1,10 +1,11 @@
 """The write journal: write-ahead before and after images of every remote write (invariant 4).
 
 Lifecycle: `plan_write` (status `planned`, committed before the remote call) then
-`mark_applied` or `mark_failed`. A `planned` entry that never moved on means the process died
-around the remote call: `pending_entries` lists them so recovery can look the record up by its
-natural key instead of creating it again (invariant 2). Images hold record data only, never
-credentials.
+`mark_applied` or `mark_failed`. A write revsync decided not to make for a rule that protects
+people (a consent change it never writes) is journaled `held` with its reason and no call.
+A `planned` entry that never moved on means the process died around the remote call:
+`pending_entries` lists them so recovery can look the record up by its natural key instead of
+creating it again (invariant 2). Images hold record data only, never credentials.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from state._chunks import chunked
 from state.models import JOURNAL_OPS, JournalEntry, JournalOp
 from state.types import utcnow
 
@@ -28,6 +30,7 @@ __all__ = [
     "pending_entries",
     "plan_write",
     "plan_writes",
+    "record_held",
 ]
 
 MAX_ERROR_CHARS = 4000
@@ -124,6 +127,52 @@ def plan_writes(session: Session, rows: Iterable[Mapping[str, Any]]) -> list[int
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     result = session.exec(stmt, params=prepared)
     return [int(r[0]) for r in result]
+
+
+def record_held(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Journal writes revsync decided not to make: rows as for `plan_writes` plus `reason`.
+
+    They never reach the tool, so they are final at once (status `held`, the reason in
+    `error`). A decision already journaled (same tool, golden record and reason) is not
+    journaled again by every later run that re-plans it. Returns the number of rows added.
+    """
+    now = utcnow()
+    rows = list(rows)
+    known = _held_already(session, {str(r["unified_id"]) for r in rows if r.get("unified_id")})
+    prepared = []
+    for row in rows:
+        reason = str(row["reason"])[:MAX_ERROR_CHARS]
+        if (row["tool"], row.get("unified_id"), reason) in known:
+            continue
+        known.add((row["tool"], row.get("unified_id"), reason))
+        entry = _planned_row(
+            row["run_id"],
+            row["tool"],
+            row["entity"],
+            row["op"],
+            row.get("record_id"),
+            row.get("unified_id"),
+            row.get("natural_key"),
+            row.get("before"),
+            row.get("after"),
+            now,
+        )
+        prepared.append({**entry, "status": "held", "error": str(row["reason"])[:MAX_ERROR_CHARS]})
+    if prepared:
+        session.flush()
+        session.exec(insert(JournalEntry.__table__), params=prepared)  # type: ignore[attr-defined]
+    return len(prepared)
+
+
+def _held_already(session: Session, unified_ids: set[str]) -> set[tuple[str, str | None, str]]:
+    """(tool, golden id, reason) of the held decisions already journaled for these goldens."""
+    out: set[tuple[str, str | None, str]] = set()
+    for chunk in chunked(sorted(unified_ids)):
+        stmt = select(JournalEntry.tool, JournalEntry.unified_id, JournalEntry.error).where(
+            JournalEntry.status == "held", col(JournalEntry.unified_id).in_(chunk)
+        )
+        out |= {(tool, uid, error or "") for tool, uid, error in session.exec(stmt)}
+    return out
 
 
 def _planned_entry(session: Session, entry_id: int) -> JournalEntry:

@@ -43,12 +43,12 @@ __all__ = [
 
 RunStatus = Literal["running", "completed", "failed"]
 JournalOp = Literal["create", "update"]
-JournalStatus = Literal["planned", "applied", "failed"]
+JournalStatus = Literal["planned", "applied", "failed", "held"]
 DeadLetterStage = Literal["extract", "map", "match", "apply"]
 
 RUN_STATUSES: Final = ("running", "completed", "failed")
 JOURNAL_OPS: Final = ("create", "update")
-JOURNAL_STATUSES: Final = ("planned", "applied", "failed")
+JOURNAL_STATUSES: Final = ("planned", "applied", "failed", "held")
 DEAD_LETTER_STAGES: Final = ("extract", "map", "match", "apply")
 ReviewStatus = Literal["pending", "accepted", "rejected"]
 REVIEW_STATUSES: Final = ("pending", "accepted", "rejected")

@@ -8,7 +8,8 @@ Members that carry an explicit ``status`` go through batch subscribe (``POST /li
 upserted by ``PUT``, which leaves their subscription status alone. Other updates go through
 ``PUT /lists/{id}/members/{md5(lower(email))}`` with ``status_if_new``: batch subscribe with
 ``update_existing`` would overwrite an existing member's status, i.e. re-subscribe people who
-unsubscribed. A linked member whose email changes is patched at its old hash.
+unsubscribed. A linked member whose email changes is patched at its old hash. A new member
+without a known consent joins ``transactional`` (no marketing email), never ``subscribed``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class MailchimpWriter(HttpWriter):
         client: httpx.Client | None = None,
         *,
         batch_size: int | None = None,
-        status_if_new: str = "subscribed",
+        status_if_new: str = "transactional",
     ) -> None:
         super().__init__(conn, client, batch_size=batch_size)
         self._list_id = conn.option("list_id")
@@ -138,7 +139,15 @@ class MailchimpWriter(HttpWriter):
         update_existing: bool = True,
     ) -> dict[int, WriteOutcome]:
         if members is None:
-            members = [{**item.properties, "email_address": _email(item)} for _, item in chunk]
+            # Batch members take no status_if_new (a create that knows the consent carries
+            # its status).
+            members = [
+                {
+                    **{k: v for k, v in item.properties.items() if k != "status_if_new"},
+                    "email_address": _email(item),
+                }
+                for _, item in chunk
+            ]
         body = {"members": members, "update_existing": update_existing}
         response = send_json(self._client, "POST", f"/lists/{self._list_id}", body, tool=self.tool)
         if response.status_code != 200:

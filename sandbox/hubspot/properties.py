@@ -140,6 +140,8 @@ class PropertySchema:
         kind = self.kind
         if name in kind.number_properties or name == "hs_object_id":
             ptype, field = "number", "number"
+        elif name in kind.flags:
+            ptype, field = "bool", "booleancheckbox"
         elif name in kind.date_properties or name in kind.readonly:
             ptype, field = "datetime", "date"
         elif name in kind.enumerations:

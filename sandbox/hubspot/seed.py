@@ -103,6 +103,9 @@ def _contact(
         "lifecyclestage": person.lifecycle_stage,
         "city": person.city if rng.random() < 0.75 else None,
         "country": COUNTRY_NAMES[person.country] if rng.random() < 0.7 else None,
+        # Unsubscribed through HubSpot's subscription preferences (its own draw: the seeded
+        # world's other values do not move).
+        "hs_email_optout": "true" if world.draw(person, "hubspot-email-optout") < 0.06 else "false",
         "createdate": iso_ms_z(created),
         "lastmodifieddate": iso_ms_z(modified),
     }

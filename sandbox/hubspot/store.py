@@ -103,12 +103,16 @@ class ObjectKind:
     number_properties: frozenset[str] = frozenset()
     computed: frozenset[str] = frozenset()
     """Read-only properties HubSpot calculates from other data (never stored on a record)."""
+    flags: frozenset[str] = frozenset()
+    """Read-only booleans stored on a record and set by HubSpot's own features (the
+    subscription preferences' ``hs_email_optout``): the CRM API reads them, never writes."""
 
     @property
     def readonly(self) -> frozenset[str]:
         return frozenset(
             {"hs_object_id", "createdate", self.mtime_property, "hs_merged_object_ids"}
             | self.computed
+            | self.flags
         )
 
 
@@ -149,6 +153,7 @@ CONTACT_KIND = ObjectKind(
     enumerations={"lifecyclestage": LIFECYCLE_STAGES},
     number_properties=frozenset({"associatedcompanyid"}),
     computed=frozenset({"associatedcompanyid"}),
+    flags=frozenset({"hs_email_optout"}),
 )
 COMPANY_KIND = ObjectKind(
     name="companies",

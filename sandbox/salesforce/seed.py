@@ -115,6 +115,8 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             continue
         org = world.org(person)
         fields = _person_fields(rng, person)
+        # Email Opt Out, on its own draw so the rest of the seeded world does not move.
+        fields["HasOptedOutOfEmail"] = world.draw(person, "salesforce-email-optout") < 0.05
         if rng.random() < LEAD_SHARE:
             lead_id = next_id("Lead")
             seed.streams["leads"].append(

@@ -318,6 +318,7 @@ def _lead() -> SObjectDef:
             FieldDef("Title", "string"),
             FieldDef("City", "string"),
             FieldDef("Country", "string"),
+            FieldDef("HasOptedOutOfEmail", "boolean"),
             FieldDef(
                 "Status",
                 "picklist",

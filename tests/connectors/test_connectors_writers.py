@@ -287,7 +287,7 @@ def test_mailchimp_update_without_status_uses_put_by_hash(respx_mock: respx.Mock
     ]
     outcomes = MailchimpWriter(MC_CONN, _client(MC_CONN)).upsert("person", items)
     body = json.loads(route.calls[0].request.content)
-    assert body["status_if_new"] == "subscribed"
+    assert body["status_if_new"] == "transactional"
     assert "status" not in body
     assert outcomes[0].ok
     assert outcomes[0].record_id == expected_hash

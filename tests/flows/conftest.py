@@ -14,6 +14,9 @@ from sandbox.server import SandboxServer
 
 SEED_PEOPLE = 120
 SEED = 7
+DEFAULT_TOOLS = ("hubspot", "mailchimp", "zendesk")
+"""What a test without ``@pytest.mark.connected`` connects: one CRM, one emailing tool, one
+helpdesk, so the suite's time does not grow with the number of connectors."""
 
 
 @pytest.fixture
@@ -26,8 +29,8 @@ def tools(
 ) -> Iterator[Tools]:
     """A sandbox seeded afresh, revsync pointed at it, and an empty SQLite state store.
 
-    ``@pytest.mark.connected("hubspot", ...)`` connects only those tools, so a test about a
-    few tools does not pay for reading every connected one on each run;
+    ``@pytest.mark.connected("hubspot", ...)`` connects those tools (default
+    ``DEFAULT_TOOLS``), so a test pays only for reading the tools it is about;
     ``@pytest.mark.people(N)`` seeds a smaller world where a test needs only a few people."""
     from connectors import retry
     from connectors.runner import cdk_sleep
@@ -41,13 +44,15 @@ def tools(
     sized = request.node.get_closest_marker("people")
     people = int(sized.args[0]) if sized else SEED_PEOPLE
     t.control("POST", "/seed", json={"people": people, "seed": SEED})
-    # Zendesk's 10-per-minute export budget is the connector tests' subject; flow tests run
-    # several syncs a second with zero retry waits, so it is lifted here.
-    t.control("POST", "/rate_limits", json={"tool": "zendesk-incremental", "enabled": False})
+    # The vendors' rate limits are the connector tests' subject (tests/connectors); flow tests
+    # run several syncs a second with zero waits (the limiter's pauses included), so the
+    # sandbox's request budgets are lifted here.
+    for budget in sandbox.state.limits:
+        t.control("POST", "/rate_limits", json={"tool": budget, "enabled": False})
     marker = request.node.get_closest_marker("connected")
-    only = {f"REVSYNC_{tool.upper()}_" for tool in marker.args} if marker else None
+    only = {f"REVSYNC_{tool.upper()}_" for tool in (marker.args if marker else DEFAULT_TOOLS)}
     for key, value in sandbox_environment(sandbox).items():
-        if only is None or key.startswith(tuple(only)):
+        if key.startswith(tuple(only)):
             monkeypatch.setenv(key, value)
         else:
             monkeypatch.delenv(key, raising=False)

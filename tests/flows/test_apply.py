@@ -26,6 +26,7 @@ from reconcile.mapped import link_hash
 from reconcile.plan import FieldChange, LinkView, PlannedWrite
 from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN
 from state.db import engine_from_url, init_schema, session_scope
+from state.dead_letters import dead_letters_for_run
 from state.journal import entries_for_run
 from state.links import links_for_tool
 from state.runs import start_run
@@ -114,6 +115,29 @@ def test_an_update_goes_to_the_linked_record_and_keeps_what_it_did_not_change(
     (view,) = applied.links["u1"]
     assert view.values["job_title"] == "CFO"
     assert view.values["last_name"] == "T1", "the values known before the write are kept"
+
+
+def test_a_create_that_lands_on_another_golden_records_record_is_refused_not_relinked(
+    tools: Tools,
+) -> None:
+    """The tool found the record a create asked for by its key, and another golden record holds
+    it (one person in the tool, two golden records here): the link stays where it is and the
+    create is a dead letter saying why, so the next run holds it instead of sending it again."""
+    m = load_mapping("hubspot")
+    engine, run_id = _engine()
+    (held,) = _apply(m, [_create(m, 1)], engine, run_id).links["u1"]
+    other = _create(m, 1).model_copy(update={"unified_id": "u-other"})
+
+    applied = _apply(m, [other], engine, run_id)
+
+    assert (applied.created, applied.updated, applied.failed) == (0, 0, 1)
+    with session_scope(engine) as session:
+        links = links_for_tool(session, "hubspot", "person")
+        (letter,) = dead_letters_for_run(session, run_id)
+    assert links[held.record_id].unified_id == "u1"
+    assert f"record {held.record_id}" in letter.reason
+    assert "golden u1's" in letter.reason
+    assert "may be one person" in letter.reason
 
 
 def test_a_crash_after_the_remote_write_leaves_the_batch_planned_and_a_replay_creates_nothing_twice(

@@ -5,6 +5,7 @@ run writes nothing, and a contact moved to another company in HubSpot moves in Z
 from __future__ import annotations
 
 import httpx
+import pytest
 from flow_testkit import Tools, all_links
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from state.db import engine_from_url
 from state.models import GoldenRecord
 
 TOOLS = ["hubspot", "zendesk"]
+pytestmark = pytest.mark.connected(*TOOLS)
 HUBSPOT_AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 
 

@@ -20,6 +20,7 @@ from state.models import GoldenRecord, Link, MatchDecision, ReviewItem
 
 SEED_PEOPLE, SEED = 120, 7  # what tests/flows/conftest.py seeds
 TOOLS = ("hubspot", "zendesk")
+pytestmark = pytest.mark.connected(*TOOLS)
 
 
 def _company_links() -> dict[str, str]:

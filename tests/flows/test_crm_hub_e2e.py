@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from flow_testkit import Tools, all_links
 from sqlmodel import Session, select
 
@@ -21,6 +22,7 @@ from state.db import engine_from_url
 from state.models import GoldenRecord
 
 TOOLS = ["hubspot", "salesforce", "pipedrive", "mailchimp", "zendesk"]
+pytestmark = pytest.mark.connected(*TOOLS)
 HUBSPOT = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 SALESFORCE = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
 PIPEDRIVE = {"x-api-token": SANDBOX_PIPEDRIVE_TOKEN}

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
 from sandbox.credentials import SANDBOX_HUBSPOT_TOKEN
 
 TOOLS = ["hubspot"]
+pytestmark = pytest.mark.connected(*TOOLS)
 AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 
 

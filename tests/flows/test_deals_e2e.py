@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
@@ -15,6 +16,7 @@ from mappings.idlists import join_ids, split_ids
 from sandbox.credentials import SANDBOX_SALESFORCE_TOKEN
 
 TOOLS = ["hubspot", "salesforce"]
+pytestmark = pytest.mark.connected(*TOOLS)
 SF_AUTH = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
 
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 import httpx
+import pytest
 from flow_testkit import Tools
 from sqlmodel import Session, select
 
@@ -17,6 +18,7 @@ from state.db import engine_from_url
 from state.models import Link
 
 TOOLS = ["hubspot", "mailchimp", "salesforce"]
+pytestmark = pytest.mark.connected(*TOOLS)
 SF_AUTH = {"Authorization": f"Bearer {SANDBOX_SALESFORCE_TOKEN}"}
 LEAD, CONTACT = "00Q", "003"
 

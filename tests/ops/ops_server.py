@@ -27,6 +27,11 @@ REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(REPO / ".venv" / "bin" / "prefect")
 
 
+OPS_TOOLS = ("hubspot", "mailchimp", "zendesk")
+"""The tools the operations tests connect: what they check (deployments, a worker, a
+PostgreSQL-backed server, automations) does not grow with the number of connectors."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ops_server import PrefectServer, wait_until
+from ops_server import OPS_TOOLS, PrefectServer, wait_until
 
 from flows.automations import apply_automations, load_automations
 from flows.demo import sandbox_environment
@@ -66,7 +66,7 @@ def test_a_failed_sync_and_too_many_dead_letters_notify(
     url, received = webhook
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     httpx.post(f"{sandbox.url}/_sandbox/seed", json={"people": 40, "seed": 5}).raise_for_status()
-    for key, value in sandbox_environment(sandbox).items():
+    for key, value in sandbox_environment(sandbox, OPS_TOOLS).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("REVSYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
 

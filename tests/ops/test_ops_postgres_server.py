@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from ops_server import running_server
+from ops_server import OPS_TOOLS, running_server
 from sqlmodel import Session, select
 
 from flows.demo import sandbox_environment
@@ -49,7 +49,7 @@ def test_a_sync_runs_through_a_prefect_server_on_postgresql(
     state_url = f"postgresql+psycopg://{PG}/{state_db}"
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     httpx.post(f"{sandbox.url}/_sandbox/seed", json={"people": 30, "seed": 3}).raise_for_status()
-    for key, value in sandbox_environment(sandbox).items():
+    for key, value in sandbox_environment(sandbox, OPS_TOOLS).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("REVSYNC_STATE_URL", state_url)
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import pytest
 from ops_browser import CHROMIUM, FlowRunPage
-from ops_server import REPO, PrefectServer, wait_until
+from ops_server import OPS_TOOLS, REPO, PrefectServer, wait_until
 
 from flows.demo import sandbox_environment
 from sandbox.server import SandboxServer
@@ -43,7 +43,10 @@ def completed_run(
     prefect_server.cli("work-pool", "create", "revsync", "--type", "process", "--overwrite")
     prefect_server.cli("--no-prompt", "deploy", "--all", timeout=180)
     state_db = tmp_path_factory.mktemp("worker-state") / "state.db"
-    worker_env = {**sandbox_environment(sandbox), "REVSYNC_STATE_URL": f"sqlite:///{state_db}"}
+    worker_env = {
+        **sandbox_environment(sandbox, OPS_TOOLS),
+        "REVSYNC_STATE_URL": f"sqlite:///{state_db}",
+    }
     prefect_server.spawn("worker", "start", "--pool", "revsync", env=worker_env, log="worker.log")
 
     deployment_id = _deployments(prefect_server)["incremental"]

@@ -18,6 +18,7 @@ from state.journal import (
     pending_entries,
     plan_write,
     plan_writes,
+    record_held,
 )
 from state.runs import start_run
 
@@ -172,3 +173,58 @@ def test_entries_for_run_in_write_order(runs: Engine) -> None:
         assert entries_for_run(session, "r3") == []
     with Session(runs) as session:
         assert plan_writes(session, []) == []
+
+
+def test_held_writes_are_final_with_their_reason_and_never_pending(runs: Engine) -> None:
+    """A write revsync decided not to make (consent) is journaled as held, not as planned."""
+    with session_scope(runs) as session:
+        count = record_held(
+            session,
+            [
+                {
+                    "run_id": "r1",
+                    "tool": "mailchimp",
+                    "entity": "person",
+                    "op": "update",
+                    "record_id": "abc",
+                    "unified_id": "u1",
+                    "before": {"email_consent": "unsubscribed"},
+                    "after": {"email_consent": "subscribed"},
+                    "reason": "email_consent stays unsubscribed",
+                },
+                {
+                    "run_id": "r1",
+                    "tool": "mailchimp",
+                    "entity": "person",
+                    "op": "create",
+                    "unified_id": "u2",
+                    "after": {"email_consent": "cleaned"},
+                    "reason": "x" * (MAX_ERROR_CHARS + 10),
+                },
+            ],
+        )
+        assert count == 2
+        assert record_held(session, []) == 0
+        again = {
+            "run_id": "r2",
+            "tool": "mailchimp",
+            "entity": "person",
+            "op": "update",
+            "record_id": "abc",
+            "unified_id": "u1",
+            "reason": "email_consent stays unsubscribed",
+        }
+        assert record_held(session, [again]) == 0  # a later run's same decision
+        assert record_held(session, [{**again, "reason": "another"}]) == 1
+    with Session(runs) as session:
+        held = entries_for_run(session, "r1")
+        assert [(e.status, e.op, e.unified_id) for e in held] == [
+            ("held", "update", "u1"),
+            ("held", "create", "u2"),
+        ]
+        assert held[0].error == "email_consent stays unsubscribed"
+        assert held[0].before == {"email_consent": "unsubscribed"}
+        assert len(held[1].error or "") == MAX_ERROR_CHARS
+        assert pending_entries(session) == []
+        with pytest.raises(JournalStateError, match="held, not planned"):
+            mark_applied(session, held[0].id or 0, "abc", None)
