@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.credentials import SANDBOX_INTERCOM_WORKSPACE_ID
 from sandbox.store import RecordStore
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "matches",
 ]
 
-APP_ID = "sbx0ic01"
+APP_ID = SANDBOX_INTERCOM_WORKSPACE_ID
 CONTACT_WRITABLE = frozenset(
     {
         "role",

@@ -80,14 +80,16 @@ def test_sdk_conversations_list_find_search_and_close(
     one = next(c for c in listed if c.id in seeded and c.state != "closed")
     found = client.conversations.find(one.id)
     assert found.id == one.id
-    assert found.contacts is not None and found.contacts.contacts
+    assert found.contacts is not None
+    assert found.contacts.contacts
     person = truth[f"intercom:conversations:{one.id}"]
     assert truth[f"intercom:contacts:{found.contacts.contacts[0].id}"] == person
 
     closed = client.conversations.manage(
         one.id, request=ConversationsManageRequestBody_Close(type="admin", admin_id="991267601")
     )
-    assert closed.state == "closed" and closed.open is False
+    assert closed.state == "closed"
+    assert closed.open is False
     assert closed.statistics is not None
     assert closed.statistics.last_close_at == closed.updated_at
 
