@@ -1,23 +1,17 @@
 """Tickets through the sync flow against the sandbox: read from the helpdesk's incremental
 export, each a golden ticket of its own, attached to the golden person who asked (checked
 against the seeded world's truth) and to that person's company, never written anywhere; a
-status change and a deletion made in the helpdesk are read on the next run."""
+status change and a deletion made in the helpdesk are read on the next run, a ticket solved
+there with its solved time."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
-from sandbox.credentials import (
-    SANDBOX_FRESHDESK_API_KEY,
-    SANDBOX_INTERCOM_TOKEN,
-    SANDBOX_ZENDESK_API_TOKEN,
-    SANDBOX_ZENDESK_EMAIL,
-)
 
 # Each helpdesk's ticket stream (the truth's keys) and the end of a ticket's agent URL.
 TICKET_STREAMS = {"zendesk": "tickets", "freshdesk": "tickets", "intercom": "conversations"}
@@ -27,31 +21,6 @@ pytestmark = [pytest.mark.connected("hubspot", *HELPDESKS), pytest.mark.people(6
 PEOPLE_STREAMS = {"contacts", "users"}  # HubSpot and Freshdesk contacts, Zendesk users
 
 STATUSES = {"new", "open", "pending", "solved", "closed"}
-
-
-def _zendesk(tools: Tools, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{tools.server.base_url('zendesk')}/api/v2{path}",
-        auth=(f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN),
-        **kwargs,
-    ).raise_for_status()
-
-
-def _freshdesk(tools: Tools, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{tools.server.base_url('freshdesk')}/api/v2{path}",
-        auth=(SANDBOX_FRESHDESK_API_KEY, "X"),
-        **kwargs,
-    ).raise_for_status()
-
-
-def _intercom(tools: Tools, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {SANDBOX_INTERCOM_TOKEN}", "Intercom-Version": "2.16"}
-    return httpx.request(
-        method, f"{tools.server.base_url('intercom')}{path}", headers=headers, **kwargs
-    ).raise_for_status()
 
 
 def _golden_tickets(helpdesk: str) -> dict[str, dict[str, Any]]:
@@ -115,13 +84,13 @@ def test_tickets_of_every_helpdesk_attach_to_the_golden_person_who_asked_and_sta
     # A ticket solved in each helpdesk, another deleted in Zendesk: read on the next run,
     # the solved ones with their solved time, nothing written.
     solved, deleted = sorted(rid for rid, v in tickets.items() if v["status"] == "open")[:2]
-    _zendesk(tools, "PUT", f"/tickets/{solved}", json={"ticket": {"status": "solved"}})
-    _zendesk(tools, "DELETE", f"/tickets/{deleted}")
+    tools.zendesk("PUT", f"/tickets/{solved}", json={"ticket": {"status": "solved"}})
+    tools.zendesk("DELETE", f"/tickets/{deleted}")
     resolved = min(rid for rid, v in _golden_tickets("freshdesk").items() if v["status"] == "open")
-    _freshdesk(tools, "PUT", f"/tickets/{resolved}", json={"status": 4})
+    tools.freshdesk("PUT", f"/tickets/{resolved}", json={"status": 4})
     closed = min(rid for rid, v in _golden_tickets("intercom").items() if v["status"] == "open")
     close = {"message_type": "close", "type": "admin", "admin_id": "991267601"}
-    _intercom(tools, "POST", f"/conversations/{closed}/parts", json=close)
+    tools.intercom("POST", f"/conversations/{closed}/parts", json=close)
 
     second = sync().report
     assert second.written == 0, second.tools
