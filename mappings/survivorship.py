@@ -9,6 +9,11 @@ once; that is what lets a run fold in only what changed since the cursor.
 A ``most_frequent`` field needs more than the winner: its provenance keeps one vote per
 record (the record's latest non-empty value), so a later batch can move or add a vote and
 the count is still the count over all records.
+
+An entity whose golden record has one record (``default: latest_record``, tickets) takes
+that record's values as read last, empty ones included: there is no other record whose value
+an empty one should give way to, so a ticket unassigned, or whose requester was deleted, in
+its tool is so in its golden record too.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ _RECORD_FIELDS = {"tool", "record_id", "updated_at", "value"}
 
 FieldRule = Literal["most_recent_non_empty", "most_frequent", "most_restrictive"]
 FIELD_RULES: tuple[str, ...] = ("most_recent_non_empty", "most_frequent", "most_restrictive")
+EntityRule = Literal["most_recent_non_empty", "latest_record"]
 
 
 class Rules(BaseModel):
@@ -53,7 +59,9 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    default: Literal["most_recent_non_empty"] = "most_recent_non_empty"
+    default: EntityRule = "most_recent_non_empty"
+    """``latest_record``: the golden record is its one record's values as read last (for an
+    entity never matched, ``distinct: true``); no per-field rules then."""
     authoritative: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, FieldRule] = Field(default_factory=dict)
     vendor_merge: tuple[str, ...] = ()
@@ -61,6 +69,8 @@ class Rules(BaseModel):
 
     @model_validator(mode="after")
     def _one_rule_per_field(self) -> Rules:
+        if self.default == "latest_record" and (self.authoritative or self.fields):
+            raise ValueError("latest_record takes no authoritative or per-field rules")
         both = sorted(f for f, r in self.fields.items() if r != "most_recent_non_empty")
         both = [f for f in both if f in self.authoritative]
         if both:
@@ -84,6 +94,8 @@ class Rules(BaseModel):
     def rule(self, field: str) -> FieldRule:
         if field in CONSENT_FIELDS:
             return "most_restrictive"
+        if self.default == "latest_record":
+            return "most_recent_non_empty"  # merge() does not get this far for such entities
         return self.fields.get(field, self.default)
 
 
@@ -146,6 +158,8 @@ def _rules(directory: Path, entity: str, custom: tuple[CustomField, ...]) -> Rul
 def _with_custom(rules: Rules, entity: str, custom: tuple[CustomField, ...]) -> Rules:
     """``rules`` with each custom field's own rule; a field named in both places is refused,
     since which of the two applies would be a guess."""
+    if rules.default == "latest_record":
+        return rules  # one record per golden: its values, whatever a field's declared rule
     authoritative = dict(rules.authoritative)
     fields = dict(rules.fields)
     for declared in custom:
@@ -213,6 +227,8 @@ def merge(
     golden: GoldenView | None, contributions: Iterable[MappedRecord], rules: Rules
 ) -> GoldenView:
     """Fold tool records into ``golden`` (None for a new person) and return the new view."""
+    if rules.default == "latest_record":
+        return _latest_record(golden, contributions)
     fields: set[str] = set(golden.values) if golden else set()
     best: dict[str, FieldSource] = dict(golden.provenance) if golden else {}
     if golden:
@@ -258,6 +274,31 @@ def merge(
         values={name: best[name].value if name in best else None for name in ordered},
         provenance={name: _shared_fields_set(best[name]) for name in ordered if name in best},
     )
+
+
+def _latest_record(golden: GoldenView | None, contributions: Iterable[MappedRecord]) -> GoldenView:
+    """The values of the record read last (a golden stored from a later image stays)."""
+    latest = max(contributions, key=lambda r: (r.updated_at, r.tool, r.record_id), default=None)
+    if golden is not None:
+        stored = max((s.updated_at for s in golden.provenance.values()), default=_NO_TIME)
+        if latest is None or latest.updated_at < stored:
+            return golden
+    if latest is None:
+        return GoldenView()
+    names = sorted({*(golden.values if golden else ()), *latest.values})
+    values = {name: _non_empty(latest.values.get(name)) for name in names}
+    provenance = {
+        name: FieldSource(
+            tool=latest.tool, record_id=latest.record_id, updated_at=latest.updated_at, value=v
+        )
+        for name, v in values.items()
+        if v is not None
+    }
+    return GoldenView(values=values, provenance=provenance)
+
+
+def _non_empty(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
 
 
 def _shared_fields_set(source: FieldSource) -> FieldSource:

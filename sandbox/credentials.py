@@ -11,6 +11,7 @@ __all__ = [
     "SANDBOX_HUBSPOT_READONLY_TOKEN",
     "SANDBOX_HUBSPOT_TOKEN",
     "SANDBOX_INTERCOM_TOKEN",
+    "SANDBOX_INTERCOM_WORKSPACE_ID",
     "SANDBOX_MAILCHIMP_DC",
     "SANDBOX_MAILCHIMP_KEY",
     "SANDBOX_MAILCHIMP_LIST_ID",
@@ -51,6 +52,7 @@ SANDBOX_MAILCHIMP_DC = "us6"
 SANDBOX_MAILCHIMP_LIST_ID = "a1b2c3d4e5"
 SANDBOX_FRESHDESK_API_KEY = "sandboxFreshdeskKey0000"  # basic auth username, password "X"
 SANDBOX_INTERCOM_TOKEN = "dG9rOnNhbmRib3gtaW50ZXJjb20tMDAwMA=="  # bearer
+SANDBOX_INTERCOM_WORKSPACE_ID = "sbx0ic01"  # the app id (workspace_id of contacts)
 SANDBOX_AIRCALL_API_ID = "sandbox-aircall-api-id"  # basic auth api_id:api_token
 SANDBOX_AIRCALL_API_TOKEN = "sandbox-aircall-api-token"
 SANDBOX_AIRCALL_OAUTH_TOKEN = "sandbox-aircall-oauth-token"  # OAuth bearer alternative

@@ -1,4 +1,5 @@
-"""The one custom piece of the Zendesk manifest: reading a time-based incremental export.
+"""The custom pieces of the Zendesk manifest: reading a time-based incremental export, and
+joining a sideload to the records it belongs to.
 
 ``/api/v2/incremental/organizations`` pages by time: the next page starts at this page's
 ``end_time`` (the ``updated_at`` of its last item) *inclusive*, so the items of that last second
@@ -20,7 +21,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-__all__ = ["TimeExportExtractor", "epoch_seconds"]
+__all__ = ["SideloadExtractor", "TimeExportExtractor", "epoch_seconds"]
 
 
 def epoch_seconds(value: Any) -> int | None:
@@ -58,3 +59,26 @@ class TimeExportExtractor(DpathExtractor):
                 failure_type=FailureType.system_error,
             )
         yield from kept
+
+
+@dataclass
+class SideloadExtractor(DpathExtractor):
+    """:class:`DpathExtractor` that puts on each record its item of a sideload.
+
+    A sideload (``include=metric_sets``) comes beside the records, as a top-level list whose
+    items name their record (``ticket_id``): each record gets the matching item under
+    ``joined_as`` (None when the page has none for it), so a mapping reads it as a path.
+    """
+
+    sideload: str = ""
+    key: str = ""
+    joined_as: str = ""
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        records = list(super().extract_records(response))
+        body = response.json() if records else {}
+        items = body.get(self.sideload) if isinstance(body, dict) else None
+        by_record = {item.get(self.key): item for item in items or [] if isinstance(item, dict)}
+        for record in records:
+            record[self.joined_as] = by_record.get(record.get("id"))
+            yield record

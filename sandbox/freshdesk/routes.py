@@ -498,7 +498,8 @@ class _Routes:
             else:
                 scanned = self._scan_tickets(low, requester, order_by, order_type)
                 rows = list(scanned[start : start + per_page + 1])
-            out = [data.to_json(store, r) for r in rows[:per_page] if r is not None]
+            stats = "stats" in q.get("include", "").split(",")
+            out = [data.to_json(store, r, stats=stats) for r in rows[:per_page] if r is not None]
         return _page_response(request, out, len(rows) > per_page)
 
     def _scan_tickets(
@@ -536,7 +537,7 @@ class _Routes:
             rec = self.data.tickets.get(key)
             if rec is None:
                 raise FreshdeskError(404)
-            out = self.data.to_json(self.data.tickets, rec)
+            out = self.data.to_json(self.data.tickets, rec, stats="stats" in include.split(","))
             if "requester" in include.split(","):
                 who = self.data.contacts.get(rec["requester_id"]) or {}
                 out["requester"] = {

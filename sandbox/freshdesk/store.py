@@ -62,6 +62,17 @@ COMPANY_FIELDS = frozenset(
         "custom_fields",
     }
 )
+_PENDING, _RESOLVED, _CLOSED = 3, 4, 5
+_STATS = (
+    "agent_responded_at",
+    "requester_responded_at",
+    "first_responded_at",
+    "status_updated_at",
+    "reopened_at",
+    "resolved_at",
+    "closed_at",
+    "pending_since",
+)
 TICKET_FIELDS = frozenset(
     {
         "subject",
@@ -481,16 +492,37 @@ class FreshdeskData:
             "due_by": fd_time(created + 3 * 86_400_000),
             "fr_due_by": fd_time(created + 86_400_000),
             "_created_ms": created,
+            "_stats": {name: None for name in _STATS},
         }
+        self._restate(rec, None, now_ms)
         self.tickets.put(key, rec, now_ms)
         self.ticket_created.add(created, key)
         return rec
 
     def update_ticket(self, rec: dict[str, Any], body: dict[str, Any], now_ms: int) -> None:
         self._check_ticket(body, create=False)
+        before = rec["status"]
         for k, v in body.items():
             rec[k] = v
+        if rec["status"] != before:
+            self._restate(rec, before, now_ms)
         self.tickets.put(rec["id"], rec, now_ms)
+
+    @staticmethod
+    def _restate(rec: dict[str, Any], before: int | None, now_ms: int) -> None:
+        """The stats a status change stamps (``include=stats``): resolving sets resolved_at,
+        closing closed_at (and resolved_at if it was never resolved), reopening reopened_at."""
+        stats, at, status = rec["_stats"], fd_time(now_ms), rec["status"]
+        stats["status_updated_at"] = at
+        if status == _RESOLVED:
+            stats["resolved_at"] = at
+        elif status == _CLOSED:
+            stats["closed_at"] = at
+            stats["resolved_at"] = stats["resolved_at"] or at
+        elif status == _PENDING:
+            stats["pending_since"] = at
+        if before in (_RESOLVED, _CLOSED) and status not in (_RESOLVED, _CLOSED):
+            stats["reopened_at"] = at
 
     def delete_ticket(self, rec: dict[str, Any]) -> None:
         self.tickets.remove(rec["id"])
@@ -498,10 +530,14 @@ class FreshdeskData:
 
     # -- JSON ------------------------------------------------------------------------------
 
-    def to_json(self, store: RecordStore[int], rec: dict[str, Any]) -> dict[str, Any]:
+    def to_json(
+        self, store: RecordStore[int], rec: dict[str, Any], *, stats: bool = False
+    ) -> dict[str, Any]:
         out = {k: v for k, v in rec.items() if not k.startswith("_")}
         out["created_at"] = fd_time(rec["_created_ms"])
         out["updated_at"] = fd_time(store.mtime(rec["id"]))
+        if stats and "_stats" in rec:
+            out["stats"] = dict(rec["_stats"])
         return out
 
 

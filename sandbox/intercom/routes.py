@@ -1,4 +1,5 @@
-"""Intercom REST API 2.16 over HTTP: contacts (list, search, CRUD, merge), companies.
+"""Intercom REST API 2.16 over HTTP: contacts (list, search, CRUD, merge), companies,
+conversations (list, search, retrieve, close/open/snooze).
 
 Mounted under ``/intercom`` (standing in for ``https://api.intercom.io``); the official
 ``python-intercom`` SDK works against it with only ``base_url`` changed. The spec
@@ -21,7 +22,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_INTERCOM_TOKEN
 from sandbox.gate import Gate, guard, json_object
-from sandbox.intercom.store import IntercomData, IntercomError, matches, validate_query
+from sandbox.intercom.store import (
+    CONVERSATION_DATE_FIELDS,
+    IntercomData,
+    IntercomError,
+    matches,
+    validate_query,
+)
 from sandbox.ratelimit import WindowLimiter
 from sandbox.state import SandboxState
 
@@ -42,6 +49,8 @@ CONTACTS_MAX_PAGE = 150
 COMPANIES_DEFAULT_PAGE = 20
 COMPANIES_MAX_PAGE = 60
 SCROLL_PAGE = 15
+CONVERSATIONS_DEFAULT_PAGE = 20
+CONVERSATIONS_MAX_PAGE = 150
 
 
 def intercom_error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -395,6 +404,92 @@ class _Routes:
             }
         )
 
+    # -- conversations ---------------------------------------------------------------------
+
+    def _conversation(self, conversation_id: str) -> dict[str, Any]:
+        rec = self.data.conversations.get(conversation_id)
+        if rec is None:
+            raise IntercomError(404, "not_found", "Resource Not Found")
+        return rec
+
+    def _conversation_page(
+        self, keys: list[str], offset: int, per_page: int, total: int
+    ) -> Response:
+        store = self.data.conversations
+        data = [self.data.conversation_json(store.get(k)) for k in keys if k in store]  # type: ignore[arg-type]
+        return JSONResponse(
+            {
+                "type": "conversation.list",
+                "conversations": data,
+                "total_count": total,
+                "pages": _pages(offset, per_page, total),
+            }
+        )
+
+    async def list_conversations(self, request: Request) -> Response:
+        q = request.query_params
+        per_page = _int(
+            q.get("per_page"), "per_page", CONVERSATIONS_DEFAULT_PAGE, CONVERSATIONS_MAX_PAGE
+        )
+        offset = _offset(q.get("starting_after"))
+        with self.state.lock:
+            store = self.data.conversations
+            keys = store.page_by_creation(offset, per_page)
+            return self._conversation_page(keys, offset, per_page, len(store))
+
+    async def search_conversations(self, request: Request) -> Response:
+        """Matches in the order conversations were created: the spec promises no order, so
+        a reader must not rely on one (the sandbox does not sort by ``updated_at``)."""
+        body = await _body(request)
+        query = body.get("query")
+        validate_query(query, date_fields=CONVERSATION_DATE_FIELDS)
+        assert isinstance(query, dict)
+        paging = body.get("pagination") or {}
+        per_page = _int(
+            paging.get("per_page"), "per_page", CONVERSATIONS_DEFAULT_PAGE, CONVERSATIONS_MAX_PAGE
+        )
+        offset = _offset(paging.get("starting_after"))
+        with self.state.lock:
+            store = self.data.conversations
+            found = [
+                key
+                for key in store.iter_keys()
+                if matches(
+                    self.data.conversation_view(store.get(key)),  # type: ignore[arg-type]
+                    query,
+                    CONVERSATION_DATE_FIELDS,
+                )
+            ]
+            part = found[offset : offset + per_page]
+            return self._conversation_page(part, offset, per_page, len(found))
+
+    async def get_conversation(self, request: Request) -> Response:
+        with self.state.lock:
+            rec = self._conversation(request.path_params["id"])
+            return JSONResponse(self.data.conversation_json(rec, parts=True))
+
+    async def manage_conversation(self, request: Request) -> Response:
+        """``POST /conversations/{id}/parts``: close, open or snooze, as an admin."""
+        body = await _body(request)
+        kind = body.get("message_type")
+        admin_id = body.get("admin_id")
+        if kind not in ("close", "open", "snoozed"):
+            raise IntercomError(
+                400, "parameter_invalid", "message_type must be close, open or snoozed"
+            )
+        if not admin_id:
+            raise IntercomError(400, "parameter_not_found", "admin_id is required", "admin_id")
+        until = body.get("snoozed_until")
+        if kind == "snoozed" and (isinstance(until, bool) or not isinstance(until, int)):
+            raise IntercomError(
+                400, "parameter_invalid", "snoozed_until must be a UNIX timestamp", "snoozed_until"
+            )
+        with self.state.lock:
+            rec = self._conversation(request.path_params["id"])
+            state = {"close": "closed", "open": "open", "snoozed": "snoozed"}[kind]
+            self.data.change_state(rec, state, str(admin_id), self.now_s(), until or 0)
+            return JSONResponse(self.data.conversation_json(rec, parts=True))
+
     # -- companies -------------------------------------------------------------------------
 
     async def upsert_company(self, request: Request) -> Response:
@@ -506,6 +601,10 @@ def intercom_app(state: SandboxState) -> ASGIApp:
             Route("/contacts/{id}", _guard(r.get_contact), methods=["GET"]),
             Route("/contacts/{id}", _guard(r.update_contact), methods=["PUT"]),
             Route("/contacts/{id}", _guard(r.delete_contact), methods=["DELETE"]),
+            Route("/conversations", _guard(r.list_conversations), methods=["GET"]),
+            Route("/conversations/search", _guard(r.search_conversations), methods=["POST"]),
+            Route("/conversations/{id}", _guard(r.get_conversation), methods=["GET"]),
+            Route("/conversations/{id}/parts", _guard(r.manage_conversation), methods=["POST"]),
             Route("/companies", _guard(r.upsert_company), methods=["POST"]),
             Route("/companies", _guard(r.list_companies), methods=["GET"]),
             Route("/companies/list", _guard(r._company_page), methods=["POST"]),

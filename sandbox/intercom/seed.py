@@ -1,16 +1,21 @@
-"""Intercom's share of the seeded world: users of the product, leads from the messenger.
+"""Intercom's share of the seeded world: users of the product, leads from the messenger, and
+the conversations they started.
 
 About a quarter of people talk to the company through Intercom. Most are users carrying the
 customer's own `external_id` and a work email; the rest are leads, a good share of them with
 no email at all (a name, maybe a phone). Users are attached to their organization's company.
+Conversations come from their own random stream (``…:intercom:conversations``), so the
+contacts and companies are what they were before conversations existed.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from sandbox.intercom.store import empty_statistics
 from sandbox.world import (
     PeopleWorld,
     ToolSeed,
@@ -28,6 +33,17 @@ if TYPE_CHECKING:
 __all__ = ["BENCH_STREAM", "SHARE", "bench_reader", "load", "render"]
 
 SHARE = 0.25
+ADMINS = (991_267_601, 991_267_602, 991_267_603)
+"""The workspace's teammates conversations are assigned to (admin ids are integers)."""
+_PRIORITIES = ("none", "low", "medium", "high", "urgent")
+_SUBJECTS = (
+    "Cannot log in",
+    "Question about my invoice",
+    "How do I export my data?",
+    "The app is slow today",
+    "Upgrade to the annual plan",
+    "Password reset email never arrived",
+)
 
 
 def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
@@ -104,7 +120,81 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             }
         contacts.append(row)
         seed.truth[f"intercom:contacts:{key}"] = person.id
+    _conversations(world, seed)
     return seed
+
+
+def _conversations(world: PeopleWorld, seed: ToolSeed) -> None:
+    """Zero to three conversations per contact, started by it, after it was created."""
+    rng = random.Random(f"revsync-world:{world.seed}:tool:intercom:conversations")
+    rows: list[dict[str, Any]] = []
+    for contact in seed.streams["contacts"]:
+        for _ in range(rng.choices((0, 1, 2, 3), (35, 40, 15, 10))[0]):
+            created_ms, updated_ms = record_times(rng, world, after_ms=contact["_created_s"] * 1000)
+            rows.append(_conversation(rng, contact, created_ms // 1000, updated_ms // 1000))
+    rows.sort(key=lambda r: r["_created_s"])
+    conversations = seed.streams.setdefault("conversations", [])
+    for n, row in enumerate(rows, start=1):
+        row["id"] = str(n)
+        row["source"]["id"] = str(403_918_000 + n)
+        conversations.append(row)
+        person = seed.truth.get(f"intercom:contacts:{row['_contacts'][0]}")
+        if person is not None:
+            seed.truth[f"intercom:conversations:{n}"] = person
+
+
+def _conversation(
+    rng: random.Random, contact: dict[str, Any], created: int, updated: int
+) -> dict[str, Any]:
+    subject = rng.choice(_SUBJECTS)
+    by_email = contact.get("email") and rng.random() < 0.3
+    state = rng.choices(("open", "closed", "snoozed"), (35, 55, 10))[0]
+    assignee = rng.choice(ADMINS) if state != "open" or rng.random() < 0.5 else 0
+    stats = empty_statistics()
+    stats.update(first_contact_reply_at=created, count_conversation_parts=rng.randint(1, 9))
+    if state == "closed":
+        stats.update(first_close_at=updated, last_close_at=updated, last_closed_by_id=str(assignee))
+    return {
+        "id": "",
+        # Intercom titles few conversations (tickets, some AI summaries); email ones have a subject.
+        "title": subject if rng.random() < 0.3 else None,
+        "waiting_since": None if state == "closed" else updated,
+        "snoozed_until": updated + 86_400 if state == "snoozed" else None,
+        "open": state != "closed",
+        "state": state,
+        "read": rng.random() < 0.8,
+        "priority": rng.choices(("none", "low", "medium", "high", "urgent"), (50, 10, 20, 15, 5))[
+            0
+        ],
+        "admin_assignee_id": assignee,
+        "team_assignee_id": 0,
+        "source": {
+            "type": "email" if by_email else "conversation",
+            "id": "",
+            "delivered_as": "customer_initiated",
+            "subject": subject if by_email else "",
+            "body": f"<p>{subject}. Can you help?</p>",
+            "author": {
+                "type": "user" if contact["role"] == "user" else "lead",
+                "id": contact["id"],
+                "name": contact.get("name"),
+                "email": contact.get("email") or "",
+            },
+            "attachments": [],
+            "url": None,
+            "redacted": False,
+        },
+        "first_contact_reply": {"created_at": created, "type": "conversation", "url": None},
+        "conversation_rating": None,
+        "sla_applied": None,
+        "statistics": stats,
+        "ai_agent_participated": False,
+        "ai_agent": None,
+        "_contacts": [contact["id"]],
+        "_company": (contact.get("_companies") or [None])[0],
+        "_created_s": created,
+        "_updated_s": updated,
+    }
 
 
 def load(state: SandboxState, seed: ToolSeed) -> None:
@@ -136,6 +226,9 @@ def load(state: SandboxState, seed: ToolSeed) -> None:
             company = data.companies.get(cid)
             if company is not None:
                 company["user_count"] = count
+        with data.conversations.bulk():
+            for row in seed.streams.get("conversations", []):
+                data.load_conversation(copy.deepcopy(row))
 
 
 BENCH_STREAM = "contacts"

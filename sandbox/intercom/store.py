@@ -1,9 +1,10 @@
-"""Intercom contacts and companies in memory, with Intercom's rules and its search semantics.
+"""Intercom contacts, companies and conversations in memory, with Intercom's rules and its
+search semantics.
 
 Kept apart from the routes so the seed loader shares the rules: users unique by email and
-`external_id` (leads are not), lead-into-user merges that make the lead vanish, companies
-upserted by `company_id`, and contact search where date fields match by calendar day (UTC
-workspace). Callers hold `SandboxState.lock`.
+`external_id` (leads are not), lead-into-user merges that make the lead vanish and hand its
+conversations to the user, companies upserted by `company_id`, and search where date fields
+match by calendar day (UTC workspace). Callers hold `SandboxState.lock`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.credentials import SANDBOX_INTERCOM_WORKSPACE_ID
 from sandbox.store import RecordStore
 
 __all__ = [
     "APP_ID",
     "CONTACT_WRITABLE",
+    "CONVERSATION_DATE_FIELDS",
     "DATE_FIELDS",
     "IntercomData",
     "IntercomError",
+    "empty_statistics",
     "matches",
 ]
 
-APP_ID = "sbx0ic01"
+APP_ID = SANDBOX_INTERCOM_WORKSPACE_ID
 CONTACT_WRITABLE = frozenset(
     {
         "role",
@@ -42,6 +46,16 @@ CONTACT_WRITABLE = frozenset(
     }
 )
 DATE_FIELDS = frozenset({"created_at", "updated_at", "signed_up_at", "last_seen_at"})
+CONVERSATION_DATE_FIELDS = frozenset(
+    {
+        "created_at",
+        "updated_at",
+        "waiting_since",
+        "snoozed_until",
+        "statistics.first_close_at",
+        "statistics.last_close_at",
+    }
+)
 _STRING_FIELDS = frozenset({"id", "role", "name", "email", "email_domain", "phone", "external_id"})
 _DAY = 86_400
 
@@ -72,9 +86,11 @@ def _search_value(rec: dict[str, Any], field: str) -> Any:
     return rec.get(field)
 
 
-def _leaf(rec: dict[str, Any], field: str, op: str, value: Any) -> bool:
+def _leaf(
+    rec: dict[str, Any], field: str, op: str, value: Any, date_fields: frozenset[str]
+) -> bool:
     have = _search_value(rec, field)
-    if field in DATE_FIELDS:
+    if field in date_fields:
         if have is None:
             return False
         day = _day_start(int(value))
@@ -104,6 +120,8 @@ def _leaf(rec: dict[str, Any], field: str, op: str, value: Any) -> bool:
 
 
 def _eq(have: Any, value: Any) -> bool:
+    if isinstance(have, list):  # a list attribute (contact_ids) matches any of its members
+        return any(_eq(item, value) for item in have)
     if value is None:
         return have in (None, "")
     if isinstance(have, str) and isinstance(value, str):
@@ -111,7 +129,7 @@ def _eq(have: Any, value: Any) -> bool:
     return bool(have == value)
 
 
-def validate_query(query: Any, depth: int = 0) -> None:
+def validate_query(query: Any, depth: int = 0, date_fields: frozenset[str] = DATE_FIELDS) -> None:
     """Reject what Intercom rejects: unknown operators, date operators it lacks, deep nesting."""
     if not isinstance(query, dict):
         raise IntercomError(400, "parameter_invalid", "query must be an object", "query")
@@ -123,7 +141,7 @@ def validate_query(query: Any, depth: int = 0) -> None:
         if not isinstance(items, list) or not items or len(items) > 15:
             raise IntercomError(400, "parameter_invalid", "AND/OR needs 1 to 15 filters", "query")
         for item in items:
-            validate_query(item, depth + 1)
+            validate_query(item, depth + 1, date_fields)
         return
     field = query.get("field")
     if not isinstance(field, str) or not field:
@@ -132,7 +150,7 @@ def validate_query(query: Any, depth: int = 0) -> None:
     if op not in valid:
         raise IntercomError(400, "parameter_invalid", f"Operator {op!r} is not valid", "query")
     value = query.get("value")
-    if field in DATE_FIELDS:
+    if field in date_fields:
         if op not in ("=", "<", ">"):
             raise IntercomError(
                 400,
@@ -149,22 +167,27 @@ def validate_query(query: Any, depth: int = 0) -> None:
         raise IntercomError(400, "parameter_invalid", "IN and NIN need an array", "query.value")
 
 
-def matches(rec: dict[str, Any], query: dict[str, Any]) -> bool:
-    """Does a (validated) query tree match this contact?"""
+def matches(
+    rec: dict[str, Any], query: dict[str, Any], date_fields: frozenset[str] = DATE_FIELDS
+) -> bool:
+    """Does a (validated) query tree match this record's search view?"""
     op = query["operator"]
     if op == "AND":
-        return all(matches(rec, q) for q in query["value"])
+        return all(matches(rec, q, date_fields) for q in query["value"])
     if op == "OR":
-        return any(matches(rec, q) for q in query["value"])
-    return _leaf(rec, query["field"], op, query.get("value"))
+        return any(matches(rec, q, date_fields) for q in query["value"])
+    return _leaf(rec, query["field"], op, query.get("value"), date_fields)
 
 
 class IntercomData:
-    """Contacts and companies keyed by Intercom's hex ids; `merged` maps old id -> survivor."""
+    """Contacts and companies keyed by Intercom's hex ids, conversations by their numeric
+    string ids; `merged` maps old id -> survivor."""
 
     def __init__(self) -> None:
         self.contacts: RecordStore[str] = RecordStore()
         self.companies: RecordStore[str] = RecordStore()
+        self.conversations: RecordStore[str] = RecordStore()
+        self.next_conversation = 1
         self.user_emails: dict[str, str] = {}
         self.external_ids: dict[str, str] = {}
         self.company_keys: dict[str, str] = {}
@@ -297,6 +320,12 @@ class IntercomData:
                 self.merged[old] = user["id"]
         if lead.get("external_id"):
             self.merged_external_ids[str(lead["external_id"])] = user["id"]
+        for conv in list(self.conversations.values()):  # the lead's conversations go with it
+            if lead["id"] in conv["_contacts"]:
+                conv["_contacts"] = list(
+                    dict.fromkeys(user["id"] if c == lead["id"] else c for c in conv["_contacts"])
+                )
+                self.conversations.put(conv["id"], conv, now_s * 1000)
         history = user.setdefault("_merge_history", [])
         history.append(
             {
@@ -394,6 +423,93 @@ class IntercomData:
                 out.append(key)
         return out
 
+    # -- conversations -----------------------------------------------------------------------
+
+    def load_conversation(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A seeded conversation as stored: the public fields, ``_contacts`` (contact ids, the
+        first one the customer who wrote), ``_company`` and the two timestamps."""
+        rec = {k: v for k, v in row.items() if k != "_updated_s"}
+        self.conversations.put(rec["id"], rec, row["_updated_s"] * 1000)
+        self.next_conversation = max(self.next_conversation, int(rec["id"]) + 1)
+        return rec
+
+    def change_state(
+        self, rec: dict[str, Any], state: str, admin_id: str, now_s: int, snoozed_until: int = 0
+    ) -> None:
+        """Close, open or snooze, as a conversation part does: statistics follow."""
+        stats = rec.setdefault("statistics", empty_statistics())
+        if state == "closed":
+            stats["first_close_at"] = stats.get("first_close_at") or now_s
+            stats["last_close_at"] = now_s
+            stats["last_closed_by_id"] = admin_id
+        elif state == "open" and rec["state"] == "closed":
+            stats["count_reopens"] = int(stats.get("count_reopens") or 0) + 1
+        rec["state"] = state
+        rec["open"] = state != "closed"
+        rec["snoozed_until"] = snoozed_until if state == "snoozed" else None
+        self.conversations.put(rec["id"], rec, now_s * 1000)
+
+    def conversation_json(self, rec: dict[str, Any], *, parts: bool = False) -> dict[str, Any]:
+        out = {k: v for k, v in rec.items() if not k.startswith("_")}
+        contacts = []
+        for cid in rec["_contacts"]:
+            contact = self.contacts.get(cid)
+            external = contact.get("external_id") if contact is not None else None
+            contacts.append({"type": "contact", "id": cid, "external_id": external})
+        company = self.companies.get(rec["_company"]) if rec.get("_company") else None
+        out.update(
+            {
+                "type": "conversation",
+                "created_at": rec["_created_s"],
+                "updated_at": self.conversations.mtime(rec["id"]) // 1000,
+                "contacts": {"type": "contact.list", "contacts": contacts},
+                "company": self.company_json(company) if company is not None else None,
+                "teammates": {"type": "admin.list", "teammates": []},
+                "tags": {"type": "tag.list", "tags": []},
+                "custom_attributes": {},
+                "linked_objects": {
+                    "type": "list",
+                    "data": [],
+                    "total_count": 0,
+                    "has_more": False,
+                },
+            }
+        )
+        if parts:
+            out["conversation_parts"] = {
+                "type": "conversation_part.list",
+                "conversation_parts": [],
+                "total_count": 0,
+            }
+        return out
+
+    def conversation_view(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The searchable attributes under their dotted search names."""
+        view: dict[str, Any] = {
+            "id": rec["id"],
+            "created_at": rec["_created_s"],
+            "updated_at": self.conversations.mtime(rec["id"]) // 1000,
+            "contact_ids": list(rec["_contacts"]),
+        }
+        for name in (
+            "state",
+            "open",
+            "read",
+            "priority",
+            "admin_assignee_id",
+            "team_assignee_id",
+            "waiting_since",
+            "snoozed_until",
+        ):
+            view[name] = rec.get(name)
+        for group in ("source", "statistics"):
+            for key, value in (rec.get(group) or {}).items():
+                view[f"{group}.{key}"] = value
+        author = (rec.get("source") or {}).get("author") or {}
+        for key, value in author.items():
+            view[f"source.author.{key}"] = value
+        return view
+
     # -- JSON ------------------------------------------------------------------------------
 
     def contact_json(self, rec: dict[str, Any], *, merge_history: bool = False) -> dict[str, Any]:
@@ -475,6 +591,21 @@ class IntercomData:
             company = self.companies.get(cid)
             if company is not None:
                 yield company
+
+
+def empty_statistics() -> dict[str, Any]:
+    """The statistics of a conversation nobody closed yet."""
+    return {
+        "type": "conversation_statistics",
+        "first_contact_reply_at": None,
+        "first_admin_reply_at": None,
+        "first_close_at": None,
+        "last_close_at": None,
+        "last_closed_by_id": None,
+        "count_reopens": 0,
+        "count_assignments": 0,
+        "count_conversation_parts": 1,
+    }
 
 
 def unix_now(moment: datetime) -> int:

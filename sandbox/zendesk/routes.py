@@ -176,6 +176,12 @@ def _bad_cursor() -> ZendeskError:
     )
 
 
+def _includes(request: Request) -> set[str]:
+    """The sideloads asked for (``include=a,b``)."""
+    raw = request.query_params.get("include") or ""
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
 class _ZendeskRoutes:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
@@ -605,6 +611,12 @@ class _ZendeskRoutes:
         with self.state.lock:
             return JSONResponse({"ticket": self._json(request, "tickets", self._ticket(request))})
 
+    async def ticket_metrics(self, request: Request) -> Response:
+        with self.state.lock:
+            metric = self.data.metric_set(self._ticket(request))
+            url = self._url(request, "ticket_metrics", metric["id"])
+            return JSONResponse({"ticket_metric": {**metric, "url": url}})
+
     async def create_ticket(self, request: Request) -> Response:
         body = _obj(await _body(request, "ticket"), "ticket")
         with self.state.lock:
@@ -688,10 +700,18 @@ class _ZendeskRoutes:
                 if more:
                     break
             after = _encode_cursor(*last)
+            sideloads = _includes(request)
+            metric_sets = (
+                [self.data.metric_set(self.data.tickets.get(t["id"]) or t) for t in page]
+                if kind == "tickets" and "metric_sets" in sideloads
+                else None
+            )
         base = f"{self._base(request)}/api/v2/incremental/{kind}/cursor.json"
+        extra = {} if metric_sets is None else {"metric_sets": metric_sets}
         return JSONResponse(
             {
                 kind: page,
+                **extra,
                 "after_cursor": after,
                 "after_url": f"{base}?cursor={after}",
                 "before_cursor": None,
@@ -783,6 +803,7 @@ def zendesk_app(state: SandboxState) -> ASGIApp:
         Route(api + "/tickets/{ticket_id:int}", _guard(r.show_ticket), methods=["GET"]),
         Route(api + "/tickets/{ticket_id:int}", _guard(r.update_ticket), methods=["PUT"]),
         Route(api + "/tickets/{ticket_id:int}", _guard(r.delete_ticket), methods=["DELETE"]),
+        Route(api + "/tickets/{ticket_id:int}/metrics", _guard(r.ticket_metrics), methods=["GET"]),
         Route(api + "/job_statuses/{job_id}", _guard(r.job_status), methods=["GET"]),
         Route(api + "/incremental/{kind}/cursor", _guard(r.incremental_cursor), methods=["GET"]),
         Route(api + "/incremental/organizations", _guard(r.incremental_orgs), methods=["GET"]),

@@ -32,6 +32,7 @@ USER_ID_BASE = 10_000_000_000
 ORG_ID_BASE = 20_000_000_000
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _ROLES = frozenset({"end-user", "agent", "admin"})
+METRIC_ID_BASE = 30_000_000_000
 _STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 _USER_FIELDS = (
     "name",
@@ -126,6 +127,9 @@ class ZendeskData:
         self.org_names: dict[str, int] = {}
         self.org_external: dict[str, int] = {}
         self.requested: dict[int, set[int]] = {}
+        # ticket id -> its metric set's times (solved_at, reopens…), kept beside the ticket as
+        # Zendesk keeps ticket metrics apart (GET /tickets/{id}/metrics, include=metric_sets)
+        self.metrics: dict[int, dict[str, Any]] = {}
         self.inactive: set[int] = set()
         self.jobs = JobBoard()
         self.user_fields = UserFields()
@@ -458,6 +462,7 @@ class ZendeskData:
             "allow_attachments": True,
             "from_messaging_channel": False,
         }
+        self.metrics[tid] = {"solved_at": zd_time(now_ms) if status == "solved" else None}
         self.put_ticket(rec, now_ms)
         return rec
 
@@ -486,9 +491,15 @@ class ZendeskData:
             requester = self._requester(body, now_ms)
             self.requested.get(rec["requester_id"], set()).discard(rec["id"])
             rec["requester_id"] = requester["id"]
+        before = rec["status"]
         for name in (*_TICKET_FIELDS, "status", "organization_id", "external_id"):
             if name in body:
                 rec[name] = body[name]
+        metric = self.metrics.setdefault(rec["id"], {"solved_at": None})
+        if rec["status"] == "solved" and before != "solved":
+            metric["solved_at"] = zd_time(now_ms)
+        elif before in ("solved", "closed") and rec["status"] not in ("solved", "closed"):
+            metric["reopens"] = int(metric.get("reopens") or 0) + 1
         if "subject" in body:
             rec["raw_subject"] = body["subject"]
         self.put_ticket(rec, now_ms)
@@ -508,6 +519,22 @@ class ZendeskData:
         self.requested.get(rec["requester_id"], set()).discard(rec["id"])
         rec["status"] = "deleted"
         self.touch_ticket(rec, now_ms)
+
+    def metric_set(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The ticket's metric set (the fields revsync and a reporting tool look at)."""
+        metric = self.metrics.get(rec["id"], {})
+        return {
+            "id": rec["id"] + METRIC_ID_BASE,
+            "ticket_id": rec["id"],
+            "created_at": rec["created_at"],
+            "updated_at": rec["updated_at"],
+            "solved_at": metric.get("solved_at"),
+            "status_updated_at": rec["updated_at"],
+            "assigned_at": rec["created_at"] if rec.get("assignee_id") else None,
+            "initially_assigned_at": rec["created_at"] if rec.get("assignee_id") else None,
+            "reopens": int(metric.get("reopens") or 0),
+            "replies": 0,
+        }
 
     # -- seeding -------------------------------------------------------------------------
 
@@ -533,7 +560,10 @@ class ZendeskData:
         self.next_org = max(self.next_org, oid + 1)
 
     def load_ticket(self, rec: dict[str, Any], mtime_ms: int) -> None:
+        """Seeding: a solved or closed ticket was solved when it last changed."""
         tid = int(rec["id"])
+        solved = rec["status"] in ("solved", "closed")
+        self.metrics[tid] = {"solved_at": rec["updated_at"] if solved else None}
         self.tickets.put(tid, rec, mtime_ms)
         self.requested.setdefault(rec["requester_id"], set()).add(tid)
         self.next_ticket = max(self.next_ticket, tid + 1)

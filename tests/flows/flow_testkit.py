@@ -10,7 +10,9 @@ import httpx
 from sqlmodel import Session, select
 
 from sandbox.credentials import (
+    SANDBOX_FRESHDESK_API_KEY,
     SANDBOX_HUBSPOT_TOKEN,
+    SANDBOX_INTERCOM_TOKEN,
     SANDBOX_MAILCHIMP_KEY,
     SANDBOX_MAILCHIMP_LIST_ID,
     SANDBOX_PIPEDRIVE_TOKEN,
@@ -125,6 +127,44 @@ class Tools:
             **kwargs,
         ).raise_for_status()
         return response.json()
+
+    def hubspot(self, method: str, path: str, **kwargs: Any) -> Any:
+        """HubSpot's API (``/crm/v3/...``), as an admin's script calls it."""
+        response = httpx.request(
+            method,
+            f"{self.server.base_url('hubspot')}{path}",
+            headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
+            **kwargs,
+        ).raise_for_status()
+        return response.json() if response.content else None
+
+    def zendesk(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Zendesk's API (paths under ``/api/v2``), as an agent's UI calls it."""
+        response = httpx.request(
+            method,
+            f"{self.server.base_url('zendesk')}/api/v2{path}",
+            auth=(f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN),
+            **kwargs,
+        ).raise_for_status()
+        return response.json() if response.content else None
+
+    def freshdesk(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Freshdesk's API (paths under ``/api/v2``), as an agent's UI calls it."""
+        response = httpx.request(
+            method,
+            f"{self.server.base_url('freshdesk')}/api/v2{path}",
+            auth=(SANDBOX_FRESHDESK_API_KEY, "X"),
+            **kwargs,
+        ).raise_for_status()
+        return response.json() if response.content else None
+
+    def intercom(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Intercom's API (version 2.16), as a teammate's Inbox calls it."""
+        headers = {"Authorization": f"Bearer {SANDBOX_INTERCOM_TOKEN}", "Intercom-Version": "2.16"}
+        response = httpx.request(
+            method, f"{self.server.base_url('intercom')}{path}", headers=headers, **kwargs
+        ).raise_for_status()
+        return response.json() if response.content else None
 
     def pipedrive_persons(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

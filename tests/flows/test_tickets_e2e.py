@@ -1,33 +1,26 @@
 """Tickets through the sync flow against the sandbox: read from the helpdesk's incremental
 export, each a golden ticket of its own, attached to the golden person who asked (checked
 against the seeded world's truth) and to that person's company, never written anywhere; a
-status change and a deletion made in the helpdesk are read on the next run."""
+status change and a deletion made in the helpdesk are read on the next run, a ticket solved
+there with its solved time."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from flow_testkit import Tools, entity_links, golden_values
 
 from flows.sync import sync
-from sandbox.credentials import SANDBOX_ZENDESK_API_TOKEN, SANDBOX_ZENDESK_EMAIL
 
-HELPDESKS = ("zendesk", "freshdesk")
+# Each helpdesk's ticket stream (the truth's keys) and the end of a ticket's agent URL.
+TICKET_STREAMS = {"zendesk": "tickets", "freshdesk": "tickets", "intercom": "conversations"}
+URL_ENDS = {"zendesk": "/tickets/", "freshdesk": "/tickets/", "intercom": "/conversation/"}
+HELPDESKS = tuple(TICKET_STREAMS)
 pytestmark = [pytest.mark.connected("hubspot", *HELPDESKS), pytest.mark.people(60)]
 PEOPLE_STREAMS = {"contacts", "users"}  # HubSpot and Freshdesk contacts, Zendesk users
 
 STATUSES = {"new", "open", "pending", "solved", "closed"}
-
-
-def _zendesk(tools: Tools, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{tools.server.base_url('zendesk')}/api/v2{path}",
-        auth=(f"{SANDBOX_ZENDESK_EMAIL}/token", SANDBOX_ZENDESK_API_TOKEN),
-        **kwargs,
-    ).raise_for_status()
 
 
 def _golden_tickets(helpdesk: str) -> dict[str, dict[str, Any]]:
@@ -65,8 +58,11 @@ def test_tickets_of_every_helpdesk_attach_to_the_golden_person_who_asked_and_sta
         checked = 0
         for rid, values in tickets.items():
             assert values["status"] in STATUSES, values
-            assert values["url"].endswith(f"/tickets/{rid}")
-            asked = truth.get(f"{helpdesk}:tickets:{rid}")
+            # Seeded tickets were solved when they last changed, and never reopened.
+            solved = values["status"] in ("solved", "closed")
+            assert bool(values.get("solved_at")) == solved, (helpdesk, rid, values)
+            assert values["url"].endswith(f"{URL_ENDS[helpdesk]}{rid}")
+            asked = truth.get(f"{helpdesk}:{TICKET_STREAMS[helpdesk]}:{rid}")
             if asked is None:
                 continue
             # One of the person's goldens (matching may leave a seeded duplicate apart; that
@@ -85,10 +81,16 @@ def test_tickets_of_every_helpdesk_attach_to_the_golden_person_who_asked_and_sta
     assert crm_known >= 1, "no ticket's requester is also a HubSpot contact"
     tickets = _golden_tickets("zendesk")
 
-    # A ticket solved in Zendesk, another deleted there: read on the next run, nothing written.
+    # A ticket solved in each helpdesk, another deleted in Zendesk: read on the next run,
+    # the solved ones with their solved time, nothing written.
     solved, deleted = sorted(rid for rid, v in tickets.items() if v["status"] == "open")[:2]
-    _zendesk(tools, "PUT", f"/tickets/{solved}", json={"ticket": {"status": "solved"}})
-    _zendesk(tools, "DELETE", f"/tickets/{deleted}")
+    tools.zendesk("PUT", f"/tickets/{solved}", json={"ticket": {"status": "solved"}})
+    tools.zendesk("DELETE", f"/tickets/{deleted}")
+    resolved = min(rid for rid, v in _golden_tickets("freshdesk").items() if v["status"] == "open")
+    tools.freshdesk("PUT", f"/tickets/{resolved}", json={"status": 4})
+    closed = min(rid for rid, v in _golden_tickets("intercom").items() if v["status"] == "open")
+    close = {"message_type": "close", "type": "admin", "admin_id": "991267601"}
+    tools.intercom("POST", f"/conversations/{closed}/parts", json=close)
 
     second = sync().report
     assert second.written == 0, second.tools
@@ -97,3 +99,8 @@ def test_tickets_of_every_helpdesk_attach_to_the_golden_person_who_asked_and_sta
     assert after[solved]["status"] == "solved"
     assert deleted not in after
     assert set(after) == set(tickets) - {deleted}
+    for helpdesk, rid in (("zendesk", solved), ("freshdesk", resolved), ("intercom", closed)):
+        now_solved = _golden_tickets(helpdesk)[rid]
+        assert now_solved["status"] == "solved", (helpdesk, now_solved)
+        # Solved by the change just made: the tool stamped it as it stamped updated_at.
+        assert now_solved["solved_at"] == now_solved["updated_at"], (helpdesk, now_solved)

@@ -141,3 +141,22 @@ def test_golden_values_always_match_their_provenance() -> None:
                 assert name not in golden.provenance
             else:
                 assert golden.provenance[name].value == value
+
+
+def test_a_ticket_golden_is_its_record_as_read_last_empty_values_included() -> None:
+    rules = load_rules("ticket")
+    assert rules.default == "latest_record"
+    url = "https://acme.zendesk.com/agent/tickets/7"
+    first = merge(None, [rec("zendesk", "7", 0, url=url, requester_id="u1", assignee="a1")], rules)
+    assert first.values == {"assignee": "a1", "requester_id": "u1", "url": url}
+    # Unassigned, and its requester deleted, in the helpdesk: the golden says so too.
+    cleared = merge(first, [rec("zendesk", "7", 5, url=url, requester_id=None, assignee="")], rules)
+    assert cleared.values == {"assignee": None, "requester_id": None, "url": url}
+    assert set(cleared.provenance) == {"url"}
+    # An older image read late does not bring the old values back.
+    assert merge(cleared, [rec("zendesk", "7", 1, url=url, requester_id="u1")], rules) == cleared
+
+
+def test_latest_record_takes_no_per_field_rules() -> None:
+    with pytest.raises(ValueError, match="latest_record"):
+        Rules(default="latest_record", fields={"city": "most_frequent"})

@@ -306,6 +306,8 @@ def test_a_ticket_reads_its_status_people_and_times_in_the_unified_shape() -> No
         "created_at": "2026-05-01T10:30:00+02:00",
         "updated_at": STAMP,
         "agent_url": "https://acme.zendesk.com/agent/tickets/35436",
+        # the sideloaded metric set the manifest joins on
+        "metric_set": {"ticket_id": 35436, "solved_at": "2026-05-01T11:00:00Z"},
     }
     record = to_unified(ticket, raw)
     assert record.values == {
@@ -318,6 +320,7 @@ def test_a_ticket_reads_its_status_people_and_times_in_the_unified_shape() -> No
         "assignee": "10000000003",
         "created_at": "2026-05-01T08:30:00Z",
         "updated_at": "2026-05-01T12:00:00Z",
+        "solved_at": "2026-05-01T11:00:00Z",
         "url": "https://acme.zendesk.com/agent/tickets/35436",
     }
     assert not record.gone

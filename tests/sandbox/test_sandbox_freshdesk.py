@@ -234,3 +234,22 @@ def test_seed_render_and_load(sandbox: SandboxServer, fd: httpx.Client) -> None:
     assert len(listed) == min(100, len(seed.streams["contacts"]))
     one = seed.streams["tickets"][0]
     assert fd.get(f"/tickets/{one['id']}").json()["requester_id"] == one["requester_id"]
+
+
+def test_ticket_stats_come_with_include_stats_and_follow_status_changes(
+    fd: httpx.Client,
+) -> None:
+    asker = fd.post("/contacts", json={"name": "A", "email": "a@corp.io"}).json()
+    body = {"subject": "Help", "description": "x", "requester_id": asker["id"], "status": 2}
+    ticket = fd.post("/tickets", json=body).json()
+    assert "stats" not in fd.get(f"/tickets/{ticket['id']}").json()
+    assert fd.get(f"/tickets/{ticket['id']}?include=stats").json()["stats"]["resolved_at"] is None
+    resolved = fd.put(f"/tickets/{ticket['id']}", json={"status": 4}).json()
+    stats = fd.get(f"/tickets/{ticket['id']}?include=stats").json()["stats"]
+    assert stats["resolved_at"] == resolved["updated_at"]
+    assert stats["reopened_at"] is None
+    fd.put(f"/tickets/{ticket['id']}", json={"status": 2})
+    listed = fd.get("/tickets", params={"include": "stats", "updated_since": "2000-01-01"}).json()
+    (row,) = [t for t in listed if t["id"] == ticket["id"]]
+    assert row["stats"]["resolved_at"] == stats["resolved_at"]  # kept when reopened
+    assert row["stats"]["reopened_at"] == row["updated_at"]

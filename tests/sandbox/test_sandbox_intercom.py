@@ -253,3 +253,51 @@ def test_a_contact_is_detached_from_a_company(ic: httpx.Client) -> None:
     assert ic.get(f"/contacts/{user['id']}/companies").json()["companies"] == []
     assert ic.get(f"/companies/{company['id']}").json()["user_count"] == 0
     assert ic.delete(path).status_code == 404
+
+
+def test_a_lead_merged_into_a_user_hands_over_its_conversations(
+    sandbox: SandboxServer, ic: httpx.Client
+) -> None:
+    from sandbox.intercom import seed as intercom_seed
+
+    world = generate_people(200, 5)
+    intercom_seed.load(sandbox.state, intercom_seed.render(world, random.Random(2)))
+    convs = ic.get("/conversations", params={"per_page": 150}).json()["conversations"]
+    contact = {c["id"]: c for c in ic.get("/contacts", params={"per_page": 150}).json()["data"]}
+    lead_conv = next(
+        c for c in convs if contact[c["contacts"]["contacts"][0]["id"]]["role"] == "lead"
+    )
+    lead = lead_conv["contacts"]["contacts"][0]["id"]
+    user = ic.post("/contacts", json={"role": "user", "email": "merge.target@corp.io"}).json()
+    ic.post("/contacts/merge", json={"from": lead, "into": user["id"]}).raise_for_status()
+
+    moved = ic.get(f"/conversations/{lead_conv['id']}").json()
+    assert [c["id"] for c in moved["contacts"]["contacts"]] == [user["id"]]
+    assert moved["updated_at"] >= lead_conv["updated_at"]
+    query = {"query": {"field": "contact_ids", "operator": "=", "value": user["id"]}}
+    found = ic.post("/conversations/search", json=query).json()
+    assert lead_conv["id"] in {c["id"] for c in found["conversations"]}
+    gone = {"query": {"field": "contact_ids", "operator": "=", "value": lead}}
+    assert ic.post("/conversations/search", json=gone).json()["total_count"] == 0
+
+
+def test_conversation_search_matches_dates_by_day_and_refuses_bad_queries(
+    sandbox: SandboxServer, ic: httpx.Client
+) -> None:
+    from sandbox.intercom import seed as intercom_seed
+
+    world = generate_people(200, 5)
+    intercom_seed.load(sandbox.state, intercom_seed.render(world, random.Random(2)))
+    convs = ic.get("/conversations", params={"per_page": 150}).json()["conversations"]
+    newest = max(c["updated_at"] for c in convs)
+    body = {"query": {"field": "updated_at", "operator": ">", "value": newest - 86_400}}
+    found = ic.post("/conversations/search", json=body).json()
+    day = newest - newest % 86_400
+    assert {c["id"] for c in found["conversations"]} == {
+        c["id"] for c in convs if c["updated_at"] >= day
+    }
+    bad = {"query": {"field": "updated_at", "operator": ">=", "value": 1}}
+    refused = ic.post("/conversations/search", json=bad)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["code"] == "parameter_invalid"
+    assert ic.get("/conversations/999999").status_code == 404

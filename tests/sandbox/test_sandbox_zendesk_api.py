@@ -248,3 +248,25 @@ def test_injected_429_has_retry_after(sandbox: SandboxServer, zd: httpx.Client) 
     assert limited.status_code == 429
     assert limited.headers["retry-after"] == "7"
     assert limited.json()["error"] == "APIRateLimitExceeded"
+
+
+def test_solving_a_ticket_stamps_its_metric_set_sideloaded_by_the_export(
+    zd: httpx.Client,
+) -> None:
+    requester = _user(zd, "Asker", "asker@acme.io")
+    body = {
+        "ticket": {"subject": "T", "comment": {"body": "Help"}, "requester_id": requester["id"]}
+    }
+    ticket = zd.post("/tickets", json=body).json()["ticket"]
+    assert zd.get(f"/tickets/{ticket['id']}/metrics").json()["ticket_metric"]["solved_at"] is None
+    solved = zd.put(f"/tickets/{ticket['id']}", json={"ticket": {"status": "solved"}}).json()
+    metric = zd.get(f"/tickets/{ticket['id']}/metrics").json()["ticket_metric"]
+    assert metric["ticket_id"] == ticket["id"]
+    assert metric["solved_at"] == solved["ticket"]["updated_at"]
+
+    start = {"start_time": 0}
+    plain = zd.get("/incremental/tickets/cursor", params=start).json()
+    assert "metric_sets" not in plain
+    export = zd.get("/incremental/tickets/cursor", params={**start, "include": "metric_sets"})
+    sets = export.json()["metric_sets"]
+    assert [(m["ticket_id"], m["solved_at"]) for m in sets] == [(ticket["id"], metric["solved_at"])]
