@@ -55,10 +55,10 @@ def reference_fields(mapping: ToolMapping) -> dict[str, str]:
 def referenced_entities(mappings: Iterable[ToolMapping]) -> set[str]:
     """The entities the given mappings point at by record id (whose links a run must load)."""
     return {
-        reference_target(m.entity, f.unified) or ""
+        target
         for m in mappings
         for f in m.fields
-        if f.ref_by is None and reference_target(m.entity, f.unified) is not None
+        if f.ref_by is None and (target := reference_target(m.entity, f.unified)) is not None
     }
 
 
