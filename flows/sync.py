@@ -57,7 +57,7 @@ from reconcile.goldens import (
 from reconcile.mapped import Mapped, map_stream
 from reconcile.merges import Duplicate, FollowedMerge, in_tool_duplicates, vendor_merges
 from reconcile.plan import LinkView, Plan, build_plan, without_recreates
-from reconcile.refs import RefIndex, referenced_entities
+from reconcile.refs import RefIndex, referenced_entities, value_refs, value_rows
 from reconcile.retries import Refusal, due_for_retry, hold_refused
 from state.cursors import load_cursor, save_cursor
 from state.db import engine_from_url, init_schema, session_scope
@@ -70,7 +70,13 @@ from state.dead_letters import (
 )
 from state.decisions import deleted_in_tools, record_decisions
 from state.golden import golden_version, goldens_saved_since, load_golden, save_golden
-from state.links import linked_ids, links_for_tool, links_for_unified, upsert_links
+from state.links import (
+    linked_ids,
+    links_for_entity,
+    links_for_tool,
+    links_for_unified,
+    upsert_links,
+)
 from state.match_models import load_match_model, save_match_model
 from state.models import DeadLetter
 from state.reviews import add_reviews, cannot_links
@@ -87,7 +93,7 @@ def default_tools() -> tuple[str, ...]:
     return mapped_tools(tools())
 
 
-SYNC_ENTITIES: tuple[str, ...] = ("company", "person", "deal", "ticket")
+SYNC_ENTITIES: tuple[str, ...] = ("company", "person", "deal", "ticket", "call")
 """Entities in the order they sync: companies first, so the people and deals that point at
 them find them linked (``reconcile.refs``)."""
 EXTRACT_SHARE = 40.0
@@ -163,8 +169,11 @@ def _ref_index(
     unsaved: Iterable[tuple[str, str, str, str]] = (),
 ) -> RefIndex:
     """The links of every entity these mappings refer to (a person's company), in their tools,
-    overlaid with ``unsaved`` ones (a dry run's matches)."""
+    overlaid with ``unsaved`` ones (a dry run's matches); and, for references by value (a
+    call's person by phone), the values every golden of that entity and every record linked
+    to one, in any tool, holds."""
     rows: list[tuple[str, str, str, str]] = []
+    values: list[tuple[str, str, str, str]] = []
     with session_scope(engine) as session:
         for entity in sorted(referenced_entities(mappings.values())):
             for tool in mappings:
@@ -172,10 +181,17 @@ def _ref_index(
                     (entity, tool, record_id, link.unified_id)
                     for record_id, link in links_for_tool(session, tool, entity).items()
                 ]
+        for entity, name in sorted(value_refs(mappings.values())):
+            goldens = load_golden(session, entity)
+            held: list[tuple[str, dict[str, Any] | None]] = [
+                (uid, g.values) for uid, g in goldens.items()
+            ]
+            held += [(x.unified_id, x.last_values) for x in links_for_entity(session, entity)]
+            values += value_rows(entity, name, held)
     fresh = {(e, t, r): u for e, t, r, u in unsaved}
     rows = [(e, t, r, fresh.pop((e, t, r), u)) for e, t, r, u in rows]
     rows += [(e, t, r, u) for (e, t, r), u in fresh.items()]
-    return RefIndex.build(rows)
+    return RefIndex.build(rows, values)
 
 
 def _golden_views(engine: Engine, entity: str, unified_ids: set[str]) -> dict[str, GoldenView]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "CALL_FIELDS",
     "COMPANY_FIELDS",
     "DEAL_FIELDS",
     "ENTITIES",
@@ -18,6 +19,7 @@ __all__ = [
     "PERSON_FIELDS",
     "REFERENCES",
     "TICKET_FIELDS",
+    "Call",
     "Company",
     "Deal",
     "Person",
@@ -121,18 +123,51 @@ class Ticket(BaseModel):
     url: str | None = None
 
 
+class Call(BaseModel):
+    """A phone call in one phone system (inbound or outbound).
+
+    Like tickets, calls are never matched nor copied to another tool: each is a golden record
+    of its own, linked to its one record. ``person_id`` is found by the other party's number
+    (``phone``) among every golden person (``ref_by: phone`` in the mapping): the one person
+    holding that number, none when several do (a switchboard) or the number is withheld. The
+    call's company is the person's (``company_id`` of the golden person): it is not repeated
+    here. ``direction`` is ``inbound``/``outbound``, ``status`` ``answered``/``missed``/
+    ``voicemail``, the times ISO 8601 UTC, ``duration`` whole seconds, ``agent`` the phone
+    system's user who took or made it, ``number`` the company's line and ``phone`` the other
+    party, both E.164; ``tags`` ``;``-joined and sorted.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration: str | None = None
+    agent: str | None = None
+    number: str | None = None
+    phone: str | None = None
+    person_id: str | None = None
+    """The unified id of the golden person on the other end (a reference by phone)."""
+    recording: str | None = None
+    tags: str | None = None
+    url: str | None = None
+
+
 PERSON_FIELDS: tuple[str, ...] = tuple(Person.model_fields)
 COMPANY_FIELDS: tuple[str, ...] = tuple(Company.model_fields)
 DEAL_FIELDS: tuple[str, ...] = tuple(Deal.model_fields)
 TICKET_FIELDS: tuple[str, ...] = tuple(Ticket.model_fields)
+CALL_FIELDS: tuple[str, ...] = tuple(Call.model_fields)
 
-# Entity name (as written in mapping files) -> model. Call joins here: a mapping
-# file names its entities and the loader checks their fields against this registry.
+# Entity name (as written in mapping files) -> model: a mapping file names its entities and
+# the loader checks their fields against this registry.
 ENTITIES: dict[str, type[BaseModel]] = {
     "person": Person,
     "company": Company,
     "deal": Deal,
     "ticket": Ticket,
+    "call": Call,
 }
 
 REFERENCES: dict[tuple[str, str], str] = {
@@ -141,9 +176,11 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("deal", "contact_ids"): "person",
     ("ticket", "requester_id"): "person",
     ("ticket", "company_id"): "company",
+    ("call", "person_id"): "person",
 }
 """(entity, field) -> the entity the field points at. A tool maps it from and to its own
-record id of that entity; the golden record holds the golden id (``reconcile.refs``)."""
+record id of that entity (or, with ``ref_by``, a value the entity holds: a phone number); the
+golden record holds the golden id (``reconcile.refs``)."""
 
 MANY_REFERENCES: frozenset[tuple[str, str]] = frozenset({("deal", "contact_ids")})
 """The references that hold a set of ids (``ID_SEPARATOR``-joined, sorted), not one."""

@@ -106,6 +106,10 @@ class FieldMap(BaseModel):
     """The tool refuses to create a record without this field (a CRM's mandatory last name):
     a golden record lacking it is not created there (the plan skips it, with the reason) until
     it is known."""
+    ref_by: str | None = None
+    """For a reference: the field of the entity pointed at whose value the tool holds here,
+    instead of its own record id (a call's other party by ``phone``). Read only; resolved among
+    every golden record of that entity, to the one holding the value (none when several do)."""
 
     @property
     def reads(self) -> bool:
@@ -284,6 +288,8 @@ class Mapping(BaseModel):
                 )
             if reference_target(self.entity, f.unified) is not None:
                 self._check_ref(f)
+            elif f.ref_by is not None:
+                raise ValueError(f"field {f.unified!r}: ref_by is only for references")
             if f.transform == "picklist" and f.picklist not in self.picklists:
                 raise ValueError(f"field {f.unified!r}: picklist {f.picklist!r} is not declared")
             if f.reads:
@@ -321,8 +327,20 @@ class Mapping(BaseModel):
         return self
 
     def _check_ref(self, f: FieldMap) -> None:
-        """A reference field carries the tool's own record id(s) of the entity it points at."""
+        """A reference field carries the tool's own record id(s) of the entity it points at,
+        or (``ref_by``) a value of it, read only and in that field's canonical form."""
         target = reference_target(self.entity, f.unified)
+        if f.ref_by is not None:
+            if target is None or f.ref_by not in entity_fields(target):
+                raise ValueError(
+                    f"field {f.unified!r}: ref_by {f.ref_by!r} is not a {target} field"
+                )
+            if is_many_reference(self.entity, f.unified) or f.writes or f.identity:
+                raise ValueError(
+                    f"field {f.unified!r}: a reference by {f.ref_by} points at one {target} and "
+                    "is read only (direction: in, not identity)"
+                )
+            return
         if is_many_reference(self.entity, f.unified):
             if f.transform != "id_list" or f.identity:
                 raise ValueError(

@@ -11,7 +11,7 @@ from mappings.errors import MappingError
 from mappings.hashing import values_hash
 from mappings.spec import MappedRecord, is_included, mapped_fields, to_unified
 from mappings.spec import Mapping as ToolMapping
-from reconcile.refs import RefIndex, reference_fields, to_golden
+from reconcile.refs import RefIndex, ambiguous_refs, reference_fields, to_golden
 
 __all__ = ["Invalid", "Mapped", "link_hash", "map_stream"]
 
@@ -83,7 +83,13 @@ def map_stream(
             )
             continue
         if refers:
-            mapped = mapped.model_copy(update={"values": to_golden(mapping, mapped.values, refs)})
+            unresolved = ambiguous_refs(mapping, mapped.values, refs)
+            mapped = mapped.model_copy(
+                update={
+                    "values": to_golden(mapping, mapped.values, refs),
+                    "warnings": (*mapped.warnings, *unresolved),
+                }
+            )
         previous = latest.get(mapped.record_id)
         # Re-windowed pages can emit a record twice: keep the newest image.
         if previous is None or mapped.updated_at >= previous.updated_at:

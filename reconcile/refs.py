@@ -6,12 +6,19 @@ a tool's id into the golden id of the record it is linked to; writes turn the go
 record id the destination tool holds for that golden, and drop the reference when that tool
 holds none, so a write never points at a record that does not exist. Entities sync in reference
 order (companies before people), so the links a run needs are there when it needs them.
+
+A reference declared ``ref_by: <field>`` carries a value of the entity pointed at (a phone
+number) rather than a record id: it resolves among every golden record of that entity, through
+the golden values and the values each linked tool record was last read with, to the one golden
+holding the value. A value several goldens hold (a switchboard number) resolves to none, like
+the shared-key guard of deterministic matching; so does a value nobody holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mappings.idlists import join_ids, split_ids
 from mappings.model import is_many_reference, reference_target
@@ -20,11 +27,14 @@ from mappings.spec import Mapping as ToolMapping
 __all__ = [
     "PENDING",
     "RefIndex",
+    "ambiguous_refs",
     "reachable",
     "reference_fields",
     "referenced_entities",
     "to_golden",
     "to_tool",
+    "value_refs",
+    "value_rows",
 ]
 
 
@@ -43,8 +53,41 @@ def reference_fields(mapping: ToolMapping) -> dict[str, str]:
 
 
 def referenced_entities(mappings: Iterable[ToolMapping]) -> set[str]:
-    """The entities the given mappings point at (whose links a run must load)."""
-    return {target for m in mappings for target in reference_fields(m).values()}
+    """The entities the given mappings point at by record id (whose links a run must load)."""
+    return {
+        target
+        for m in mappings
+        for f in m.fields
+        if f.ref_by is None and (target := reference_target(m.entity, f.unified)) is not None
+    }
+
+
+def _by_value(mapping: ToolMapping) -> dict[str, tuple[str, str]]:
+    """Unified field -> (entity pointed at, its field) for the references held by value."""
+    out: dict[str, tuple[str, str]] = {}
+    for f in mapping.fields:
+        target = reference_target(mapping.entity, f.unified)
+        if target is not None and f.ref_by is not None:
+            out[f.unified] = (target, f.ref_by)
+    return out
+
+
+def value_refs(mappings: Iterable[ToolMapping]) -> set[tuple[str, str]]:
+    """(entity, field) pairs the given mappings point at by value (whose values a run loads)."""
+    return {pair for m in mappings for pair in _by_value(m).values()}
+
+
+def value_rows(
+    entity: str, field_name: str, holders: Iterable[tuple[str, Mapping[str, Any] | None]]
+) -> list[tuple[str, str, str, str]]:
+    """``(entity, field, value, golden id)`` rows for :meth:`RefIndex.build`, from ``(golden
+    id, values)`` pairs: golden records' values and linked tool records' last values alike."""
+    rows: list[tuple[str, str, str, str]] = []
+    for unified_id, values in holders:
+        value = (values or {}).get(field_name)
+        if isinstance(value, str) and value.strip():
+            rows.append((entity, field_name, value.strip(), unified_id))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -55,16 +98,32 @@ class RefIndex:
     """(entity, tool, record id) -> golden id."""
     record_of: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     """(entity, tool, golden id) -> the tool's record id (the smallest, when it holds several)."""
+    holders: Mapping[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    """(entity, field, value) -> the goldens holding that value (references by value)."""
 
     @classmethod
-    def build(cls, links: Iterable[tuple[str, str, str, str]]) -> RefIndex:
-        """From ``(entity, tool, record id, golden id)`` rows."""
+    def build(
+        cls,
+        links: Iterable[tuple[str, str, str, str]],
+        values: Iterable[tuple[str, str, str, str]] = (),
+    ) -> RefIndex:
+        """From ``(entity, tool, record id, golden id)`` rows and ``(entity, field, value,
+        golden id)`` rows (:func:`value_rows`)."""
         golden_of: dict[tuple[str, str, str], str] = {}
         record_of: dict[tuple[str, str, str], str] = {}
         for entity, tool, record_id, unified_id in sorted(links):
             golden_of[(entity, tool, record_id)] = unified_id
             record_of.setdefault((entity, tool, unified_id), record_id)
-        return cls(golden_of=golden_of, record_of=record_of)
+        held: dict[tuple[str, str, str], set[str]] = {}
+        for entity, name, value, unified_id in values:
+            held.setdefault((entity, name, value), set()).add(unified_id)
+        holders = {key: frozenset(ids) for key, ids in held.items()}
+        return cls(golden_of=golden_of, record_of=record_of, holders=holders)
+
+    def holder(self, entity: str, field_name: str, value: str) -> str | None:
+        """The one golden holding ``value``; None when none or several do."""
+        found = self.holders.get((entity, field_name, value), frozenset())
+        return next(iter(found)) if len(found) == 1 else None
 
     def with_pending(self, creates: Iterable[tuple[str, str, str]]) -> RefIndex:
         """Plus the ``(entity, tool, golden id)`` records a dry run plans to create: a real run
@@ -72,7 +131,7 @@ class RefIndex:
         record_of = dict(self.record_of)
         for key in creates:
             record_of.setdefault(key, PENDING)
-        return RefIndex(golden_of=self.golden_of, record_of=record_of)
+        return RefIndex(golden_of=self.golden_of, record_of=record_of, holders=self.holders)
 
 
 def _translate(
@@ -83,9 +142,10 @@ def _translate(
     """References looked up in ``table``; a set keeps the members it finds (sorted again in
     the new space), a single reference not found becomes None."""
     out = dict(values)
+    by_value = _by_value(mapping)
     for name, entity in reference_fields(mapping).items():
         value = out.get(name)
-        if value is None:
+        if value is None or name in by_value:
             continue
         if is_many_reference(mapping.entity, name):
             found = (table.get((entity, mapping.tool, one)) for one in split_ids(value))
@@ -105,10 +165,11 @@ def reachable(
     refers = reference_fields(mapping)
     if not refers:
         return golden
+    by_value = _by_value(mapping)
     out = dict(golden)
     for name, entity in refers.items():
         value = out.get(name)
-        if value is None:
+        if value is None or name in by_value:
             continue
         kept = [one for one in split_ids(value) if (entity, mapping.tool, one) in refs.record_of]
         if is_many_reference(mapping.entity, name):
@@ -121,8 +182,29 @@ def reachable(
 def to_golden(
     mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex
 ) -> dict[str, str | None]:
-    """A record's values as read, its references turned into golden ids (None: not linked)."""
-    return _translate(mapping, values, refs.golden_of)
+    """A record's values as read, its references turned into golden ids (None: not linked);
+    a reference by value becomes the one golden holding it (None: nobody, or several)."""
+    out = _translate(mapping, values, refs.golden_of)
+    for name, (entity, field_name) in _by_value(mapping).items():
+        value = out.get(name)
+        out[name] = None if value is None else refs.holder(entity, field_name, value)
+    return out
+
+
+def ambiguous_refs(
+    mapping: ToolMapping, values: Mapping[str, str | None], refs: RefIndex
+) -> list[str]:
+    """Warnings for the references by value of a record as read (before :func:`to_golden`)
+    that several goldens hold: each is left unresolved."""
+    out = []
+    for name, (entity, field_name) in _by_value(mapping).items():
+        value = values.get(name)
+        if value is None:
+            continue
+        count = len(refs.holders.get((entity, field_name, value), frozenset()))
+        if count > 1:
+            out.append(f"{name}: {field_name} {value} is held by {count} {entity}s; none linked")
+    return out
 
 
 def to_tool(

@@ -22,6 +22,7 @@ __all__ = [
     "delete_link",
     "get_link",
     "linked_ids",
+    "links_for_entity",
     "links_for_tool",
     "links_for_unified",
     "record_read",
@@ -39,6 +40,12 @@ def links_for_tool(session: Session, tool: str, entity: str) -> dict[str, Link]:
     """Every link of one tool and entity, by tool record id (the matcher's known index)."""
     stmt = select(Link).where(Link.tool == tool, Link.entity == entity)
     return {link.record_id: link for link in session.exec(stmt)}
+
+
+def links_for_entity(session: Session, entity: str) -> list[Link]:
+    """Every link of one entity, in every tool (what each record was last read with)."""
+    stmt = select(Link).where(Link.entity == entity)
+    return sorted(session.exec(stmt), key=lambda link: (link.tool, link.record_id))
 
 
 def linked_ids(session: Session, tool: str, entity: str, record_ids: Iterable[str]) -> set[str]:

@@ -111,14 +111,15 @@ def _int(request: Request, name: str, default: int | None) -> int | None:
         raise AircallError(400, "Invalid parameters", f"{name} must be an integer") from exc
 
 
-def _paging(request: Request) -> tuple[int, int]:
+def _paging(request: Request, cap: int = MAX_RECORDS) -> tuple[int, int]:
+    """Page and page size; a page reaching past ``cap`` records of the query is refused."""
     page = max(1, _int(request, "page", 1) or 1)
     per_page = min(MAX_PER_PAGE, max(1, _int(request, "per_page", DEFAULT_PER_PAGE) or 1))
-    if page * per_page > MAX_RECORDS:
+    if page * per_page > cap:
         raise AircallError(
             400,
             "Invalid parameters",
-            f"You can't fetch more than {MAX_RECORDS} records per query. "
+            f"You can't fetch more than {cap} records per query. "
             "Use the from and to parameters to narrow down the query.",
         )
     return page, per_page
@@ -196,7 +197,7 @@ class _Routes:
     # -- contacts --------------------------------------------------------------------------
 
     async def list_contacts(self, request: Request) -> Response:
-        page, per_page = _paging(request)
+        page, per_page = _paging(request, self.data.max_records)
         with self.state.lock:
             keys, total = _window(request, self.data.contacts, page, per_page)
             items = [dict(self.data.contacts.get(k) or {}) for k in keys]
@@ -205,7 +206,7 @@ class _Routes:
         )
 
     async def search_contacts(self, request: Request) -> Response:
-        page, per_page = _paging(request)
+        page, per_page = _paging(request, self.data.max_records)
         q = request.query_params
         if not q.get("phone_number") and not q.get("email"):
             raise AircallError(400, "Invalid parameters", "phone_number or email is required")
@@ -258,7 +259,7 @@ class _Routes:
     # -- calls -----------------------------------------------------------------------------
 
     async def list_calls(self, request: Request) -> Response:
-        page, per_page = _paging(request)
+        page, per_page = _paging(request, self.data.max_records)
         with self.state.lock:
             keys, total = _window(request, self.data.calls, page, per_page)
             items = [self.data.call_json(self.data.calls.get(k) or {}) for k in keys]
@@ -267,7 +268,7 @@ class _Routes:
         )
 
     async def search_calls(self, request: Request) -> Response:
-        page, per_page = _paging(request)
+        page, per_page = _paging(request, self.data.max_records)
         q = request.query_params
         direction, phone = q.get("direction"), digits(q.get("phone_number") or "")
         user_id = _int(request, "user_id", None)
@@ -313,7 +314,7 @@ class _Routes:
     def _list_plain(
         self, request: Request, table: dict[int, dict[str, Any]], name: str
     ) -> Response:
-        page, per_page = _paging(request)
+        page, per_page = _paging(request, self.data.max_records)
         with self.state.lock:
             ids = sorted(table)
             items = [dict(table[i]) for i in ids[(page - 1) * per_page : page * per_page]]

@@ -4,7 +4,9 @@ About 30% of people are in the phone system. Many are known only by a phone numb
 have no email at all: "phone only in Aircall"), names are often partial, numbers are stored as
 typed. Calls come 0-5 per contact, plus calls from numbers that match no Aircall contact
 (`contact: null`): half of those are world people who are not in Aircall (the truth knows who),
-half are strangers.
+half are strangers, a few of them with their number withheld (Aircall's ``raw_digits`` is
+then ``anonymous``). Answered calls are often recorded, some missed ones leave a voicemail, and
+agents tag some calls.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SHARE = 0.30
 _AGENTS = ("Alex Morgan", "Sam Rivera", "Jordan Lee", "Taylor Kim", "Casey Brooks",
            "Robin Patel", "Jamie Chen", "Drew Novak")  # fmt: skip
 _LABELS = ("Work", "Mobile", "Home", "Other")
+_TAGS = ((1, "Follow up"), (2, "VIP"), (3, "Support"), (4, "Sales"))
 
 
 def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
@@ -117,8 +120,8 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
         seed.truth[f"aircall:contacts:{contact_id}"] = person.id
         for _ in range(rng.randrange(0, 6)):
             pending.append((_call(rng, world, contact_id, phones[0]), person.id))
-    for _ in range(max(1, len(pending) // 10)):
-        stranger = f"+1555{rng.randrange(10**7):07d}"
+    for k in range(max(1, len(pending) // 10)):
+        stranger = "anonymous" if k % 4 == 3 else f"+1555{rng.randrange(10**7):07d}"
         pending.append((_call(rng, world, None, stranger), ""))
     pending.sort(key=lambda item: item[0]["started_at"])
     for i, (row, person_id) in enumerate(pending, start=1):
@@ -129,6 +132,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             users[rng.randrange(len(users))]["id"] if row["status"] != "missed" else None
         )
         row["_number_id"] = numbers[rng.randrange(len(numbers))]["id"]
+        _media(rng, row)
         calls.append(row)
         if person_id:
             seed.truth[f"aircall:calls:{call_id}"] = person_id
@@ -164,6 +168,17 @@ def _call(
         "cost": "0.0",
         "_contact_id": contact_id,
     }
+
+
+def _media(rng: random.Random, row: dict[str, Any]) -> None:
+    """Recordings of answered calls, voicemails of some missed inbound ones, agents' tags."""
+    link = f"https://aircall-sandbox-media.s3.amazonaws.com/calls/{row['id']}"
+    if row["answered_at"] is not None and rng.random() < 0.6:
+        row["recording"] = f"{link}/recording.mp3"
+    elif row["answered_at"] is None and row["direction"] == "inbound" and rng.random() < 0.4:
+        row["voicemail"] = f"{link}/voicemail.mp3"
+    if rng.random() < 0.3:
+        row["tags"] = [{"id": i, "name": n} for i, n in rng.sample(_TAGS, rng.randrange(1, 3))]
 
 
 def load(state: SandboxState, seed: ToolSeed) -> None:

@@ -3,7 +3,8 @@
 Aircall filters lists by creation time (`from`/`to`, UNIX seconds) and has no updated-since
 filter, so each store's modification index is keyed on `created_at` here: that is the only
 order the API can page in. Phone lookups compare digits only (Aircall stores E.164).
-Callers hold `SandboxState.lock`.
+`max_records` is the per-query cap (10,000 at Aircall), lowered by tests that need a window
+past it without 10,000 calls. Callers hold `SandboxState.lock`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class AircallData:
         self.numbers: dict[int, dict[str, Any]] = {}
         self.phones: dict[str, set[int]] = {}
         self.emails: dict[str, set[int]] = {}
+        self.max_records = 10_000
         self._next = {"contact": 10_000_001, "call": 100_000_001, "detail": 1}
 
     def clear(self) -> None:
@@ -189,6 +191,50 @@ class AircallData:
     def add_call(self, call: dict[str, Any]) -> None:
         self.calls.put(call["id"], call, call["started_at"] * 1000)
         self._next["call"] = max(self._next["call"], call["id"] + 1)
+
+    def place_call(
+        self,
+        raw_digits: str,
+        started_at: int,
+        *,
+        direction: str = "inbound",
+        duration: int = 60,
+        user_id: int | None = None,
+        number_id: int | None = None,
+        contact_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A call that happened (the Public API cannot create calls): answered when it has an
+        agent, else missed."""
+        call_id = self._id("call")
+        answered = user_id is not None
+        call = {
+            "id": call_id,
+            "direct_link": f"{API_ROOT}/calls/{call_id}",
+            "direction": direction,
+            "status": "done",
+            "missed_call_reason": None if answered else "no_available_agent",
+            "started_at": started_at,
+            "answered_at": started_at + 5 if answered else None,
+            "ended_at": started_at + duration,
+            "duration": duration,
+            "raw_digits": raw_digits,
+            "voicemail": None,
+            "recording": None,
+            "asset": None,
+            "archived": False,
+            "assigned_to": None,
+            "tags": [],
+            "comments": [],
+            "teams": [],
+            "transferred_by": None,
+            "transferred_to": None,
+            "cost": "0.0",
+            "_contact_id": contact_id,
+            "_user_id": user_id,
+            "_number_id": number_id,
+        }
+        self.add_call(call)
+        return call
 
     def call_json(self, call: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in call.items() if not k.startswith("_")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,11 +180,18 @@ def _synthetic_values(entity: str, n: int) -> dict[str, str]:
     return {"name": f"Contract Probe {n} Ltd", "domain": f"contract-probe{n}.io"}
 
 
+_PROBES: dict[str, Callable[[int], str]] = {"phone": lambda n: f"+1415555{n % 10_000:04d}"}
+"""Values for fields a tool cannot create without (its natural key, a ``required`` field)."""
+
+
 def synthetic_items(m: ToolMapping, count: int, start: int = 0) -> list[WriteItem]:
     """``count`` new records, shaped by the mapping as the planner shapes creates."""
     items = []
+    needed = {f.unified for f in m.fields if f.required} | {m.natural_key}
     for n in range(start, start + count):
         values = _synthetic_values(m.entity, n)
+        for name in sorted(needed & set(_PROBES)):
+            values.setdefault(name, _PROBES[name](n))
         unified_id = hashlib.sha1(f"contract-{m.entity}-{n}".encode()).hexdigest()[:20]
         payload = from_unified(m, values, create=True)
         for key, value in external_id_payload(m, unified_id).items():

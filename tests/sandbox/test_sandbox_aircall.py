@@ -151,3 +151,34 @@ def test_seeded_calls_have_contact_user_direction(sandbox: SandboxServer, ac: ht
     assert known["direction"] in ("inbound", "outbound")
     assert known["number"]["digits"].startswith("+")
     assert ac.get(f"/calls/{known['id']}").json()["call"]["id"] == known["id"]
+
+
+def test_a_lowered_cap_refuses_the_page_past_it_and_placed_calls_are_listed(
+    sandbox: SandboxServer, ac: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = sandbox.state.aircall
+    monkeypatch.setattr(data, "max_records", 50)
+    with sandbox.state.lock:
+        placed = [data.place_call(f"+1415555{i:04d}", 1_700_000_000 + i) for i in range(60)]
+        withheld = data.place_call("anonymous", 1_700_000_100, user_id=None, duration=5)
+    assert ac.get("/calls", params={"per_page": 50, "page": 1}).status_code == 200
+    refused = ac.get("/calls", params={"per_page": 50, "page": 2})
+    assert refused.status_code == 400
+    assert "more than 50 records" in refused.json()["troubleshoot"]
+    window = ac.get("/calls", params={"from": 1_700_000_010, "to": 1_700_000_019}).json()
+    assert [c["id"] for c in window["calls"]] == [c["id"] for c in placed[10:20]]
+    call = ac.get(f"/calls/{withheld['id']}").json()["call"]
+    assert call["raw_digits"] == "anonymous"
+    assert call["answered_at"] is None
+    assert call["missed_call_reason"] == "no_available_agent"
+
+
+def test_seeded_calls_carry_recordings_voicemails_tags_and_withheld_numbers() -> None:
+    from sandbox.aircall import seed as aircall_seed
+
+    calls = aircall_seed.render(generate_people(500, 9), random.Random(4)).streams["calls"]
+    assert any(c["recording"] and c["answered_at"] for c in calls)
+    assert all(c["answered_at"] is None for c in calls if c["voicemail"])
+    assert any(c["voicemail"] for c in calls)
+    assert any(c["tags"] for c in calls)
+    assert any(c["raw_digits"] == "anonymous" for c in calls)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from state.db import session_scope
 from state.links import (
     get_link,
+    links_for_entity,
     links_for_tool,
     links_for_unified,
     record_read,
@@ -153,6 +154,14 @@ def test_lookups(state_session: Session) -> None:
     ]
     assert links_for_unified(state_session, []) == []
     assert get_link(state_session, "hubspot", "person", "9") is None
+
+    # Every tool's links of one entity, with the values each record was last read with.
+    people = links_for_entity(state_session, "person")
+    assert [(lk.tool, lk.record_id) for lk in people] == [
+        ("hubspot", "0"), ("hubspot", "1"), ("hubspot", "2"), ("mailchimp", "0"), ("mailchimp", "1")
+    ]  # fmt: skip
+    assert people[1].last_values == {"email": "p1@example.com", "n": 1}
+    assert [lk.unified_id for lk in links_for_entity(state_session, "company")] == ["c0"]
 
 
 def test_record_read_then_written(state_engine: Engine) -> None:
