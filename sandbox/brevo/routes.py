@@ -446,17 +446,23 @@ class _BrevoRoutes:
 
 
 def _filters(request: Request) -> dict[str, Any]:
-    """``filters={"attributes.domain": "acme.io"}``: equality on attributes."""
+    """Equality on attributes, in the spec's form (``filters={"attributes.domain": "acme.io"}``)
+    or the one the current official client sends (``filters[attributes.name]=Acme``)."""
+    wanted: dict[str, Any] = {
+        key[len("filters[") : -1]: value
+        for key, value in request.query_params.items()
+        if key.startswith("filters[") and key.endswith("]")
+    }
     raw = request.query_params.get("filters")
     if not raw:
-        return {}
+        return wanted
     try:
         parsed = json.loads(raw)
     except ValueError as exc:
         raise BrevoError(400, "invalid_parameter", "filters should be a JSON object") from exc
     if not isinstance(parsed, dict):
         raise BrevoError(400, "invalid_parameter", "filters should be a JSON object")
-    return parsed
+    return {**wanted, **parsed}
 
 
 def _matches(record: dict[str, Any], wanted: dict[str, Any]) -> bool:
