@@ -105,7 +105,8 @@ def test_sdk_imports_contacts_through_a_process(client: Brevo, sandbox: SandboxS
 def test_sdk_links_contacts_to_a_company_and_filters_companies_by_name(client: Brevo) -> None:
     grace = client.contacts.create_contact(email="grace@hopper.dev")
     ada = client.contacts.create_contact(email="ada@hopper.dev")
-    assert grace.id is not None and ada.id is not None
+    assert grace.id is not None
+    assert ada.id is not None
     made = client.companies.create_a_company(
         name="Hopper Labs", attributes={"domain": "hopper.dev"}
     )
