@@ -58,7 +58,7 @@ IMPORT_MIN = 50
 _PAGE = 1000  # GET /contacts: limit at most 1000
 _HINTS = {
     401: "Brevo refused the API key: check REVSYNC_BREVO_API_KEY",
-    403: "Brevo refused access (plan, or the key's authorized IPs)",
+    403: "Brevo refused access: the account may not make this call (its plan, or the key)",
 }
 _PENDING = frozenset({"queued", "in_process"})
 
