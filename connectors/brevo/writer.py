@@ -140,9 +140,9 @@ class BrevoWriter(HttpWriter):
             lists = tuple(i for i in body.get("listIds") or [] if isinstance(i, int))
             by_lists.setdefault(lists, []).append(index)
         for lists, indexes in by_lists.items():
-            if lists and len(indexes) >= self._import_min:
-                for start in range(0, len(indexes), self._batch_size):
-                    chunk = indexes[start : start + self._batch_size]
+            for start in range(0, len(indexes), self._batch_size):
+                chunk = indexes[start : start + self._batch_size]
+                if lists and len(chunk) >= self._import_min:  # a short tail goes one by one
                     outcomes.update(self._import(lists, [(i, items[i], bodies[i]) for i in chunk]))
             for index in indexes:
                 if index not in outcomes:

@@ -205,6 +205,30 @@ def test_an_import_refused_goes_one_by_one_and_fewer_contacts_never_import() -> 
 
 
 @respx.mock
+def test_a_tail_shorter_than_the_threshold_is_not_imported() -> None:
+    _import_routes(["completed"])
+    respx.get(CONTACTS, params={"sort": "asc"}).mock(
+        return_value=httpx.Response(
+            200,
+            json={"contacts": [{"id": 20 + n, "email": f"person{n}@acme.io"} for n in range(4)]},
+        )
+    )
+    client = build_client(CONN, retry=RetrySettings.no_wait())
+    writer = BrevoWriter(CONN, client, batch_size=4, import_min=3)
+    with mock.patch.object(retry, "sleeper", [].append):
+        outcomes = writer.upsert("person", [_item(n) for n in range(6)])
+    assert all(o.ok for o in outcomes)
+    imports = [c for c in respx.calls if c.request.url.path.endswith("/contacts/import")]
+    assert [len(_body(c)["jsonBody"]) for c in imports] == [4]
+    singles = [
+        c
+        for c in respx.calls
+        if c.request.method == "POST" and c.request.url.path.endswith("/contacts")
+    ]
+    assert [_body(c)["email"] for c in singles] == ["person4@acme.io", "person5@acme.io"]
+
+
+@respx.mock
 def test_a_linked_contact_is_updated_by_id_and_a_404_is_gone() -> None:
     updated = respx.put(f"{CONTACTS}/41", params={"identifierType": "contact_id"}).mock(
         return_value=httpx.Response(204)
