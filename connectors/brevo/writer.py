@@ -202,7 +202,16 @@ class BrevoWriter(HttpWriter):
         self, lists: tuple[int, ...], chunk: list[tuple[int, WriteItem, dict[str, Any]]]
     ) -> dict[int, WriteOutcome]:
         """Import ``chunk`` in one process; the outcomes of the rows it created (the others
-        are left to the single calls)."""
+        are left to the single calls, as every row is when a call of the import is refused)."""
+        try:
+            return self._run_import(lists, chunk)
+        except _Refused as exc:
+            logger.warning("brevo import of %d contacts failed (%s): one by one", len(chunk), exc)
+            return {}
+
+    def _run_import(
+        self, lists: tuple[int, ...], chunk: list[tuple[int, WriteItem, dict[str, Any]]]
+    ) -> dict[int, WriteOutcome]:
         newest = self._newest_created()
         rows = [
             {"email": body["email"], "attributes": dict(body.get("attributes") or {})}
@@ -215,13 +224,7 @@ class BrevoWriter(HttpWriter):
             "emptyContactsAttributes": False,
             "disableNotification": True,
         }
-        try:
-            answer, _ = self._send("import", "POST", "/contacts/import", request)
-        except _Refused as exc:
-            logger.warning(
-                "brevo refused an import of %d contacts (%s): one by one", len(rows), exc
-            )
-            return {}
+        answer, _ = self._send("import", "POST", "/contacts/import", request)
         process = answer.get("processId")
         if process is None or not self._await(int(process)):
             return {}

@@ -143,6 +143,15 @@ def test_an_import_process_that_fails_falls_back_to_one_upsert_per_contact() -> 
 
 
 @respx.mock
+def test_an_import_process_brevo_no_longer_knows_falls_back_too() -> None:
+    _, polled, singles = _import_routes([])
+    polled.mock(return_value=_error(404, "invalid_parameter", "processId is invalid"))
+    outcomes = _writer().upsert("person", [_item(n) for n in range(3)])
+    assert all(o.ok for o in outcomes)
+    assert singles.call_count == 3
+
+
+@respx.mock
 def test_an_import_still_running_after_the_poll_budget_falls_back_too() -> None:
     _, polled, singles = _import_routes(["in_process"] * 10)
     waits: list[float] = []
