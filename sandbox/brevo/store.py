@@ -138,6 +138,33 @@ class CrmObjects:
         record["attributes"]["last_updated_at"] = brevo_time(now_ms)
         self.put(record, now_ms)
 
+    def link_unlink(self, record: dict[str, Any], body: dict[str, Any], now_ms: int) -> None:
+        """``PATCH /companies/link-unlink/{id}``: add and remove contacts and deals."""
+        contacts = list(record["linkedContactsIds"])
+        deals = list(record.get("linkedDealsIds") or [])
+        for key, current, add in (
+            ("linkContactIds", contacts, True),
+            ("unlinkContactIds", contacts, False),
+            ("linkDealsIds", deals, True),
+            ("unlinkDealsIds", deals, False),
+        ):
+            given = body.get(key)
+            if given is None:
+                continue
+            if not isinstance(given, list):
+                raise BrevoError(400, "invalid_parameter", f"{key} should be an array")
+            for raw in given:
+                ref: Any = raw if "Deals" in key else _contact_id(raw)
+                if add and ref not in current:
+                    current.append(ref)
+                elif not add and ref in current:
+                    current.remove(ref)
+        record["linkedContactsIds"] = contacts
+        record["linkedDealsIds"] = deals
+        record["attributes"]["number_of_contacts"] = len(contacts)
+        record["attributes"]["last_updated_at"] = brevo_time(now_ms)
+        self.put(record, now_ms)
+
     def delete(self, key: str) -> bool:
         found = self.store.remove(key) is not None
         self.version += 1
@@ -152,6 +179,12 @@ class CrmObjects:
         keys = _filter_keys(self.store, modified_ms, created_ms, "attributes", "created_at")
         self._cache = {cache_key: _Filtered(self.version, keys)}
         return keys
+
+
+def _contact_id(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+        raise BrevoError(400, "invalid_parameter", "contact ids should be integers")
+    return int(raw)
 
 
 def _filter_keys(
@@ -192,6 +225,8 @@ class BrevoData:
         self.members: dict[int, set[int]] = {}
         self.companies = CrmObjects("companies")
         self.deals = CrmObjects("deals")
+        self.processes: dict[int, dict[str, Any]] = {}
+        self.next_process_id = 1
         self.next_id = 1
         self.version = 0
         self._cache: dict[tuple[Any, ...], _Filtered] = {}
@@ -411,6 +446,66 @@ class BrevoData:
         for list_id in other["listIds"]:
             self._join(survivor, list_id)
         self.touch(survivor, now_ms)
+
+    # -- imports -------------------------------------------------------------------------
+
+    def queue_import(self, body: dict[str, Any]) -> int:
+        """Accept a ``jsonBody`` import as a background process; rows are applied when the
+        process completes (:meth:`advance_process`), not when it is accepted."""
+        rows = body.get("jsonBody")
+        if not isinstance(rows, list) or not rows:
+            raise BrevoError(
+                400, "missing_parameter", "One of fileUrl, fileBody or jsonBody is required"
+            )
+        list_ids = body.get("listIds")
+        if not body.get("newList") and (not isinstance(list_ids, list) or not list_ids):
+            raise BrevoError(400, "missing_parameter", "listIds or newList is required")
+        for list_id in list_ids or []:
+            if not isinstance(list_id, int) or list_id not in self.lists:
+                raise BrevoError(400, "invalid_parameter", f"Invalid list id: {list_id}")
+        pid = self.next_process_id
+        self.next_process_id += 1
+        self.processes[pid] = {"id": pid, "status": "queued", "name": "IMPORTUSER", "body": body}
+        return pid
+
+    def advance_process(self, pid: int, now_ms: int) -> dict[str, Any]:
+        """One step of a process as a poll sees it: queued, then in_process, then completed
+        (the import's rows are applied at that moment)."""
+        process = self.processes.get(pid)
+        if process is None:
+            raise BrevoError(404, "invalid_parameter", "processId is invalid")
+        if process["status"] == "queued":
+            process["status"] = "in_process"
+        elif process["status"] == "in_process":
+            self._run_import(process.pop("body"), now_ms)
+            process["status"] = "completed"
+        return {k: process[k] for k in ("id", "status", "name")}
+
+    def _run_import(self, body: dict[str, Any], now_ms: int) -> None:
+        """Import rows the way Brevo does: unknown attributes ignored, a row it cannot take
+        (bad email, bad SMS, an identifier another contact holds) skipped without an error in
+        the API (Brevo reports those only in the import's notification)."""
+        update_existing = body.get("updateExistingContacts", True) is not False
+        erase = update_existing and body.get("emptyContactsAttributes") is True
+        list_ids = [int(i) for i in body.get("listIds") or []]
+        for row in body["jsonBody"]:
+            if not isinstance(row, dict):
+                continue
+            attrs = row.get("attributes") or {}
+            if not isinstance(attrs, dict):
+                continue
+            if not erase:
+                attrs = {k: v for k, v in attrs.items() if v not in (None, "")}
+            email = row.get("email")
+            item = {"attributes": attrs, "listIds": list_ids}
+            try:
+                key = self.by_email.get(email.strip().lower()) if isinstance(email, str) else None
+                if key is None:
+                    self.create({**item, "email": email}, now_ms)
+                elif update_existing:
+                    self.update(self.contacts.get(key) or {}, item, now_ms)
+            except BrevoError as err:
+                logger.info("brevo import skipped a row: %s", err.message)
 
     def load_contact(self, record: dict[str, Any], mtime_ms: int) -> None:
         """Seeding: put a ready-made contact and index it (no validation: seeds are messy)."""

@@ -183,3 +183,46 @@ def test_injected_fault_uses_brevo_error_body(sandbox: SandboxServer, brevo: htt
     assert failed.status_code == 503
     assert set(failed.json()) == {"code", "message"}
     assert brevo.get("/contacts").status_code == 200
+
+
+def test_an_import_needs_rows_and_lists_and_completes_after_polls(brevo: httpx.Client) -> None:
+    empty = brevo.post("/contacts/import", json={"jsonBody": [], "listIds": []})
+    assert empty.status_code == 400
+    assert empty.json()["code"] == "missing_parameter"
+    no_list = brevo.post("/contacts/import", json={"jsonBody": [{"email": "a@b.io"}]})
+    assert no_list.json()["code"] == "missing_parameter"
+    bad_list = brevo.post(
+        "/contacts/import", json={"jsonBody": [{"email": "a@b.io"}], "listIds": [99]}
+    )
+    assert bad_list.json()["code"] == "invalid_parameter"
+    started = brevo.post(
+        "/contacts/import",
+        json={
+            "jsonBody": [{"email": "A@b.io", "attributes": {"SMS": "+33612345678"}}],
+            "listIds": [2],
+        },
+    )
+    assert started.status_code == 202
+    pid = started.json()["processId"]
+    seen = [brevo.get(f"/processes/{pid}").json()["status"] for _ in range(2)]
+    assert seen == ["in_process", "completed"]
+    got = brevo.get("/contacts/a@b.io").json()
+    assert (got["listIds"], got["attributes"]) == ([2], {"SMS": "+33612345678"})
+
+
+def test_companies_filter_by_attribute_json_and_link_unlink(brevo: httpx.Client) -> None:
+    contact = _create(brevo, "x@acme.io")
+    made = brevo.post("/companies", json={"name": "Acme", "attributes": {"domain": "acme.io"}})
+    brevo.post("/companies", json={"name": "Other", "attributes": {"domain": "other.io"}})
+    company = made.json()["id"]
+    found = brevo.get("/companies", params={"filters": '{"attributes.domain": "acme.io"}'})
+    assert [c["id"] for c in found.json()["items"]] == [company]
+    bad = brevo.get("/companies", params={"filters": "acme"})
+    assert bad.status_code == 400
+    linked = brevo.patch(f"/companies/link-unlink/{company}", json={"linkContactIds": [contact]})
+    assert linked.status_code == 204
+    assert brevo.get(f"/companies/{company}").json()["linkedContactsIds"] == [contact]
+    wrong = brevo.patch(f"/companies/link-unlink/{company}", json={"linkContactIds": ["x"]})
+    assert wrong.status_code == 400
+    gone = brevo.patch("/companies/link-unlink/ffffffffffffffffffffffff", json={})
+    assert gone.status_code == 404

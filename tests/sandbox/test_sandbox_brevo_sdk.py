@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from brevo import Brevo
+from brevo import Brevo, ImportContactsRequestJsonBodyItem
 from brevo.core.api_error import ApiError
 from sandbox_testkit import fresh
 
@@ -64,3 +64,60 @@ def test_sdk_sees_duplicate_and_not_found_errors(client: Brevo) -> None:
     with pytest.raises(ApiError) as missing:
         client.contacts.get_contact_info("nobody@hopper.dev")
     assert missing.value.status_code == 404
+
+
+def test_sdk_imports_contacts_through_a_process(client: Brevo, sandbox: SandboxServer) -> None:
+    with sandbox.state.lock:
+        sandbox.state.brevo.add_list(2, "Newsletter", sandbox.state.now_ms())
+    client.contacts.create_contact(email="known@hopper.dev", attributes={"FIRSTNAME": "Old"})
+    started = client.contacts.import_contacts(
+        json_body=[
+            ImportContactsRequestJsonBodyItem(
+                email="ada@hopper.dev", attributes={"FIRSTNAME": "Ada", "NOT_AN_ATTRIBUTE": 1}
+            ),
+            ImportContactsRequestJsonBodyItem(
+                email="known@hopper.dev", attributes={"FIRSTNAME": "New"}
+            ),
+            ImportContactsRequestJsonBodyItem(email="not an email", attributes={}),
+        ],
+        list_ids=[2],
+        update_existing_contacts=True,
+    )
+    assert started.process_id is not None
+    # Nothing is imported before the process completes.
+    with pytest.raises(ApiError):
+        client.contacts.get_contact_info("ada@hopper.dev")
+    statuses = [client.process.get_process(started.process_id).status for _ in range(3)]
+    assert statuses == ["in_process", "completed", "completed"]
+    ada = client.contacts.get_contact_info("ada@hopper.dev")
+    assert ada.list_ids == [2]
+    assert ada.attributes is not None
+    assert ada.attributes.model_dump() == {"FIRSTNAME": "Ada"}  # unknown attributes ignored
+    known = client.contacts.get_contact_info("known@hopper.dev")
+    assert known.attributes is not None
+    assert known.attributes.model_dump()["FIRSTNAME"] == "New"
+    assert client.contacts.get_contacts(limit=10).count == 2  # the bad row was skipped
+    with pytest.raises(ApiError) as missing:
+        client.process.get_process(999)
+    assert missing.value.status_code == 404
+
+
+def test_sdk_links_contacts_to_a_company_and_filters_companies_by_name(client: Brevo) -> None:
+    grace = client.contacts.create_contact(email="grace@hopper.dev")
+    ada = client.contacts.create_contact(email="ada@hopper.dev")
+    assert grace.id is not None
+    assert ada.id is not None
+    made = client.companies.create_a_company(
+        name="Hopper Labs", attributes={"domain": "hopper.dev"}
+    )
+    client.companies.create_a_company(name="Other", attributes={"domain": "other.dev"})
+    client.companies.link_and_unlink_company_with_contact_and_deal(
+        made.id, link_contact_ids=[grace.id, ada.id]
+    )
+    client.companies.link_and_unlink_company_with_contact_and_deal(
+        made.id, unlink_contact_ids=[ada.id]
+    )
+    company = client.companies.get_a_company(made.id)
+    assert company.linked_contacts_ids == [grace.id]
+    found = client.companies.get_all_companies(filters_attributes_name="hopper labs")
+    assert [c.id for c in found.items or []] == [made.id]
