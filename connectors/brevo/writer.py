@@ -138,6 +138,8 @@ class BrevoWriter(HttpWriter):
                 continue
             body["email"] = email
             lists = tuple(i for i in body.get("listIds") or [] if isinstance(i, int))
+            if body.get("emailBlacklisted") is True:
+                lists = ()  # an import row carries no blacklist flag: sent on its own
             by_lists.setdefault(lists, []).append(index)
         for lists, indexes in by_lists.items():
             for start in range(0, len(indexes), self._batch_size):

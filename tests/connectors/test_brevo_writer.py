@@ -329,3 +329,20 @@ def test_an_entity_brevo_does_not_hold_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         _writer().upsert("deal", [])
+
+
+@respx.mock
+def test_a_blacklisted_create_is_never_imported_so_its_flag_is_kept() -> None:
+    """An import row carries no blacklist flag: a contact created blacklisted (a consent
+    policy that adds opted-out people as a suppression) goes through its own call."""
+    imports = respx.post(f"{CONTACTS}/import")
+    singles = respx.post(CONTACTS).mock(
+        side_effect=[httpx.Response(201, json={"id": n}) for n in range(1, 10)]
+    )
+    items = [_item(n) for n in range(3)]
+    for item in items:
+        item.properties["emailBlacklisted"] = True
+    outcomes = _writer().upsert("person", items)
+    assert all(o.ok for o in outcomes)
+    assert imports.call_count == 0
+    assert [_body(c)["emailBlacklisted"] for c in singles.calls] == [True, True, True]

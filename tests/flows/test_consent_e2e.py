@@ -1,6 +1,7 @@
-"""Consent against the sandbox (HubSpot, Mailchimp, Salesforce): an unsubscribe anywhere reaches
-every tool that takes one, nobody is ever (re-)subscribed, nobody opted out or bounced is added
-to the emailing tool, and each decision not to write is journaled with its reason."""
+"""Consent against the sandbox (HubSpot, Mailchimp, Brevo, Salesforce, Aircall): an unsubscribe
+anywhere reaches every tool that takes one, nobody is ever (re-)subscribed, nobody opted out or
+bounced is added to an emailing tool, and each decision not to write is journaled with its
+reason."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from flows.sync import sync
 from mappings.consent import OPTED_OUT, restrictiveness
 from sandbox.credentials import (
+    SANDBOX_BREVO_KEY,
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_MAILCHIMP_KEY,
     SANDBOX_MAILCHIMP_LIST_ID,
@@ -23,7 +25,8 @@ from sandbox.credentials import (
 from state.db import engine_from_url
 from state.models import JournalEntry
 
-TOOLS = ["hubspot", "mailchimp", "salesforce"]
+TOOLS = ["hubspot", "mailchimp", "brevo", "salesforce", "aircall"]
+EMAILING = ("mailchimp", "brevo")
 pytestmark = [pytest.mark.connected(*TOOLS), pytest.mark.people(50)]
 
 MAILCHIMP_STATE = {
@@ -64,6 +67,26 @@ def _salesforce_flags(tools: Tools) -> dict[str, bool]:
     return out
 
 
+def _brevo_flags(tools: Tools) -> dict[str, bool]:
+    """Brevo contact id -> emailBlacklisted."""
+    out: dict[str, bool] = {}
+    offset = 0
+    while True:
+        page = (
+            httpx.get(
+                f"{tools.server.base_url('brevo')}/contacts",
+                params={"limit": 1000, "offset": offset},
+                headers={"api-key": SANDBOX_BREVO_KEY},
+            )
+            .raise_for_status()
+            .json()["contacts"]
+        )
+        out.update({str(c["id"]): bool(c["emailBlacklisted"]) for c in page})
+        offset += len(page)
+        if not page:
+            return out
+
+
 def _states(tools: Tools) -> dict[tuple[str, str], str]:
     """(tool, record id) -> the consent state the tool holds for it."""
     out: dict[tuple[str, str], str] = {}
@@ -72,6 +95,8 @@ def _states(tools: Tools) -> dict[tuple[str, str], str]:
         out[("mailchimp", m["id"])] = MAILCHIMP_STATE[m["status"]]
     for rid, flag in _salesforce_flags(tools).items():
         out[("salesforce", rid)] = "unsubscribed" if flag else "never_asked"
+    for rid, flag in _brevo_flags(tools).items():
+        out[("brevo", rid)] = "unsubscribed" if flag else "never_asked"
     return out
 
 
@@ -90,14 +115,14 @@ def _held() -> list[JournalEntry]:
 def test_opt_outs_reach_every_tool_and_nobody_is_subscribed(tools: Tools) -> None:
     before = _states(tools)
     opted_out_before = {key for key, state in before.items() if state in OPTED_OUT}
-    assert {tool for tool, _ in opted_out_before} >= {"hubspot", "mailchimp"}  # the world
+    assert {tool for tool, _ in opted_out_before} >= {"hubspot", "mailchimp", "brevo"}
 
     sync(tools=TOOLS)
     after = _states(tools)
     people = _people()
     goldens = golden_values("person")
-    created_members = {k for k in after if k[0] == "mailchimp"} - set(before)
-    assert created_members, "the CRM's people reach the emailing tool"
+    created_members = {k for k in after if k[0] in EMAILING} - set(before)
+    assert {tool for tool, _ in created_members} == set(EMAILING), "people reach both"
 
     opted_out_people = 0
     for unified_id, records in people.items():
@@ -105,8 +130,10 @@ def test_opt_outs_reach_every_tool_and_nobody_is_subscribed(tools: Tools) -> Non
         expected = max(known, key=restrictiveness) if known else None
         assert goldens[unified_id].get("email_consent") == expected, unified_id
         for record in records:
+            if record not in after:
+                continue  # a tool without consent (the calling tool)
             state = after[record]
-            if expected in OPTED_OUT and record[0] in ("mailchimp", "salesforce"):
+            if expected in OPTED_OUT and record[0] in (*EMAILING, "salesforce"):
                 assert state in OPTED_OUT, (record, before.get(record), state)
             if record in created_members:
                 assert expected not in OPTED_OUT, record
@@ -117,17 +144,23 @@ def test_opt_outs_reach_every_tool_and_nobody_is_subscribed(tools: Tools) -> Non
             opted_out_people += 1
     assert opted_out_people > 0
 
-    # Opted out elsewhere and not in Mailchimp: not added, and the journal says why.
-    held_creates = {e.unified_id for e in _held() if e.tool == "mailchimp" and e.op == "create"}
-    not_added = {
-        uid
-        for uid, records in people.items()
-        if goldens[uid].get("email_consent") in OPTED_OUT
-        and not any(tool == "mailchimp" for tool, _ in records)
-    }
-    assert not_added
-    assert held_creates == not_added
-    assert all("not created in mailchimp" in (e.error or "") for e in _held() if e.op == "create")
+    # Opted out elsewhere and not in an emailing tool: not added, and the journal says why.
+    for tool in EMAILING:
+        held_creates = {e.unified_id for e in _held() if e.tool == tool and e.op == "create"}
+        not_added = {
+            uid
+            for uid, records in people.items()
+            if goldens[uid].get("email_consent") in OPTED_OUT
+            and not any(t == tool for t, _ in records)
+        }
+        assert not_added, tool
+        assert held_creates == not_added, tool
+    assert all("not created in" in (e.error or "") for e in _held() if e.op == "create")
+
+    # The calling tool in the same world: its calls attach to golden people by phone.
+    calls = golden_values("call")
+    assert calls
+    assert any(c.get("person_id") in goldens for c in calls.values())
 
     assert sync(tools=TOOLS).report.written == 0
 
@@ -140,7 +173,7 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
         (uid, dict(records))
         for uid, records in sorted(people.items())
         if {"mailchimp", "salesforce"} <= {t for t, _ in records}
-        and all(states[r] not in OPTED_OUT for r in records)
+        and all(states.get(r) not in OPTED_OUT for r in records)
     )
     unified_id, records = target
     url = (
@@ -155,9 +188,11 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
     assert golden_values("person")[unified_id]["email_consent"] == "unsubscribed"
     assert _salesforce_flags(tools)[records["salesforce"]] is True
     writes = [w for w in result.plan.writes if w.unified_id == unified_id]
-    assert [(w.tool, dict(w.changes)["email_consent"].new) for w in writes] == [
-        ("salesforce", "unsubscribed")
-    ]
+    expected = {("salesforce", "unsubscribed")}
+    if "brevo" in records:
+        expected.add(("brevo", "unsubscribed"))
+        assert _brevo_flags(tools)[records["brevo"]] is True
+    assert {(w.tool, dict(w.changes)["email_consent"].new) for w in writes} == expected
     # HubSpot takes unsubscribes only through its subscription preferences: no CRM-API write.
     assert all(w.tool != "hubspot" for w in writes)
 
