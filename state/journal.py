@@ -102,24 +102,26 @@ def plan_write(
     return entry.id
 
 
+def _row_of(row: Mapping[str, Any], at: dt.datetime) -> dict[str, Any]:
+    """A `planned` row from a row of `plan_write`'s arguments by name."""
+    return _planned_row(
+        row["run_id"],
+        row["tool"],
+        row["entity"],
+        row["op"],
+        row.get("record_id"),
+        row.get("unified_id"),
+        row.get("natural_key"),
+        row.get("before"),
+        row.get("after"),
+        at,
+    )
+
+
 def plan_writes(session: Session, rows: Iterable[Mapping[str, Any]]) -> list[int]:
     """Bulk `plan_write`: rows carry its arguments by name; ids come back in row order."""
     now = utcnow()
-    prepared = [
-        _planned_row(
-            row["run_id"],
-            row["tool"],
-            row["entity"],
-            row["op"],
-            row.get("record_id"),
-            row.get("unified_id"),
-            row.get("natural_key"),
-            row.get("before"),
-            row.get("after"),
-            row.get("at") or now,
-        )
-        for row in rows
-    ]
+    prepared = [_row_of(row, row.get("at") or now) for row in rows]
     if not prepared:
         return []
     session.flush()
@@ -145,19 +147,7 @@ def record_held(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         if (row["tool"], row.get("unified_id"), reason) in known:
             continue
         known.add((row["tool"], row.get("unified_id"), reason))
-        entry = _planned_row(
-            row["run_id"],
-            row["tool"],
-            row["entity"],
-            row["op"],
-            row.get("record_id"),
-            row.get("unified_id"),
-            row.get("natural_key"),
-            row.get("before"),
-            row.get("after"),
-            now,
-        )
-        prepared.append({**entry, "status": "held", "error": str(row["reason"])[:MAX_ERROR_CHARS]})
+        prepared.append({**_row_of(row, now), "status": "held", "error": reason})
     if prepared:
         session.flush()
         session.exec(insert(JournalEntry.__table__), params=prepared)  # type: ignore[attr-defined]

@@ -88,6 +88,11 @@ def _token(scope: Scope) -> str | None:
     return match[1] if match else None
 
 
+def _marketing(request: Request) -> bool:
+    """Whether ``include_fields`` asks for the persons' ``marketing_status``."""
+    return "marketing_status" in (request.query_params.get("include_fields") or "").split(",")
+
+
 class _Gate(Gate):
     """Token auth, the daily token budget and the 2-second burst window."""
 
@@ -325,7 +330,7 @@ class _Routes:
             if ids_param:
                 wanted = [int(i) for i in ids_param.split(",") if i.strip().isdigit()][:100]
                 rows = [r for r in (entity.get(i) for i in wanted) if r is not None and keep(r)]
-                return _ok([entity.to_json(r) for r in rows], {})
+                return _ok([entity.to_json(r, marketing=_marketing(request)) for r in rows], {})
             page: list[dict[str, Any]] = []
             more = False
             walker = self._walk(
@@ -343,7 +348,7 @@ class _Routes:
                     more = True
                     break
                 page.append(rec)
-            data = [entity.to_json(r) for r in page]
+            data = [entity.to_json(r, marketing=_marketing(request)) for r in page]
             next_cursor = None
             if more:
                 last = page[-1]
@@ -370,7 +375,8 @@ class _Routes:
     async def get_one(self, request: Request) -> Response:
         entity = self.entity(request)
         with self.state.lock:
-            return _ok(entity.to_json(self._row(entity, self._id(request))))
+            rec = self._row(entity, self._id(request))
+            return _ok(entity.to_json(rec, marketing=_marketing(request)))
 
     def _check_links(self, body: dict[str, Any]) -> None:
         for name, target in (("org_id", "organizations"), ("person_id", "persons")):

@@ -129,6 +129,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             "emails": _emails(rng, person),
             "phones": _phones(rng, person),
             "job_title": person.job_title if rng.random() < 0.5 else None,
+            "marketing_status": _marketing_status(world.draw(person, "pipedrive-marketing")),
             **_times(rng, world),
         }
         seed.streams["persons"].append(row)
@@ -225,3 +226,10 @@ def bench_reader(client: httpx.Client, base_url: str) -> Iterator[int]:
         if not cursor:
             return
         params["cursor"] = cursor
+
+
+def _marketing_status(draw: float) -> str:
+    """Campaigns' consent (its own draw, so the rest of the seeded world does not move)."""
+    if draw < 0.06:
+        return "unsubscribed"
+    return "subscribed" if draw < 0.45 else "no_consent"

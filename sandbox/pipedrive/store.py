@@ -37,6 +37,8 @@ PERSON_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_PERSON_UNIFIED_ID_FIELD
 ORG_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_ORG_UNIFIED_ID_FIELD
 DEAL_REVSYNC_FIELD = SANDBOX_PIPEDRIVE_DEAL_UNIFIED_ID_FIELD
 OWNER_ID = 13_371_001
+MARKETING_STATUSES = ("no_consent", "unsubscribed", "subscribed", "archived")
+"""A person's ``marketing_status`` (the Campaigns product, enabled in the sandbox account)."""
 
 
 class PipedriveError(Exception):
@@ -95,6 +97,7 @@ PERSON = EntityKind(
             "visible_to",
             "label_ids",
             "job_title",
+            "marketing_status",
             "custom_fields",
             "add_time",
         }
@@ -182,6 +185,8 @@ class PipedriveEntity:
         self.store: RecordStore[int] = RecordStore()
         self.deleted: dict[int, dict[str, Any]] = {}
         self.merged_into: dict[int, int] = {}
+        self.marketing_changed: set[int] = set()
+        """Persons whose marketing status changed once already (the one change allowed)."""
         self._first_id = first_id
         self.next_id = first_id
 
@@ -201,6 +206,12 @@ class PipedriveEntity:
                 continue  # Pipedrive ignores unknown top-level fields
             if name in ("emails", "phones"):
                 out[name] = _contact_list(value, name)
+            elif name == "marketing_status":
+                if value not in MARKETING_STATUSES:
+                    raise PipedriveError(
+                        400, f"marketing_status must be one of {', '.join(MARKETING_STATUSES)}"
+                    )
+                out[name] = value
             elif name == "custom_fields":
                 if not isinstance(value, dict):
                     raise PipedriveError(400, "custom_fields must be an object")
@@ -237,7 +248,8 @@ class PipedriveEntity:
         }
         if self.kind is PERSON:
             rec.update(name="", first_name=None, last_name=None, org_id=None, emails=[],
-                       phones=[], picture_id=None, job_title=None)  # fmt: skip
+                       phones=[], picture_id=None, job_title=None,
+                       marketing_status="no_consent")  # fmt: skip
         elif self.kind is ORGANIZATION:
             rec.update(name="", address=None, website=None)
         else:
@@ -281,6 +293,14 @@ class PipedriveEntity:
 
     def update(self, rec: dict[str, Any], body: dict[str, Any], now_ms: int) -> dict[str, Any]:
         cleaned = self._clean(body, creating=False)
+        status = cleaned.get("marketing_status")
+        if status is not None and status != rec.get("marketing_status"):
+            # Pipedrive allows one change of a person's marketing status; later ones are
+            # ignored (the status stays as it is).
+            if rec["id"] in self.marketing_changed:
+                cleaned.pop("marketing_status")
+            else:
+                self.marketing_changed.add(rec["id"])
         custom = cleaned.pop("custom_fields", None) or {}
         cleaned.pop("add_time", None)
         rec.update(cleaned)
@@ -322,9 +342,13 @@ class PipedriveEntity:
         self.merged_into[away["id"]] = keep["id"]
         return self.touch(keep, now_ms)
 
-    def to_json(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def to_json(self, rec: dict[str, Any], *, marketing: bool = True) -> dict[str, Any]:
+        """``marketing``: with ``marketing_status`` (lists and gets return it only when
+        ``include_fields`` asks for it; writes always do)."""
         # The spec marks no field nullable: unset fields are left out rather than null.
         out = {k: v for k, v in rec.items() if not k.endswith("_ms") and v is not None}
+        if not marketing:
+            out.pop("marketing_status", None)
         out["add_time"] = pd_time(rec["add_time_ms"])
         out["update_time"] = pd_time(rec["update_time_ms"])
         out["custom_fields"] = dict(rec["custom_fields"])

@@ -35,6 +35,7 @@ from mappings.spec import (
     is_gone,
     is_included,
     load_mappings,
+    requested_fields,
     to_unified,
 )
 from mappings.spec import Mapping as ToolMapping
@@ -125,11 +126,15 @@ def read_all(
     *,
     sleeps: Sleeps | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Every record of one read and its last checkpoint (CDK backoffs are recorded, not slept)."""
+    """Every record of one read and its last checkpoint (CDK backoffs are recorded, not slept).
+
+    The read asks for the fields the tool's mapping reads from ``stream``, as a sync does."""
     records: list[dict[str, Any]] = []
     checkpoint: dict[str, Any] | None = None
+    sections = [k for m in load_mappings(conn.tool).values() for k in m.all_types()]
+    fields = dict.fromkeys(f for k in sections if k.stream == stream for f in requested_fields(k))
     with cdk_sleep(sleeps if sleeps is not None else Sleeps()):
-        for item in read_stream(conn, stream, state):
+        for item in read_stream(conn, stream, state, tuple(fields)):
             if isinstance(item, Record):
                 records.append(item.data)
             elif isinstance(item, Checkpoint):

@@ -75,3 +75,43 @@ def test_persons_carry_their_companys_organization_and_a_pipedrive_edit_travels_
 
     fourth = sync().report
     assert fourth.written == 0, fourth.tools
+
+
+@pytest.mark.people(40)
+def test_an_opt_out_in_hubspot_reaches_pipedrive_campaigns_and_nobody_is_subscribed(
+    tools: Tools,
+) -> None:
+    """HubSpot's opt-outs become Pipedrive's marketing status ``unsubscribed``; no person's
+    status is raised to ``subscribed``; the next run writes nothing."""
+
+    def statuses() -> dict[str, str]:
+        out: dict[str, str] = {}
+        params: dict[str, Any] = {"limit": 500, "include_fields": "marketing_status"}
+        while True:
+            page = tools.pipedrive("GET", "/api/v2/persons", params=params)
+            out.update({str(p["id"]): p["marketing_status"] for p in page["data"]})
+            params["cursor"] = (page.get("additional_data") or {}).get("next_cursor")
+            if not params["cursor"]:
+                return out
+
+    before = statuses()
+    sync(tools=["hubspot", "pipedrive"])
+    after = statuses()
+    goldens = {
+        g.unified_id: dict(g.values)
+        for g in Session(engine_from_url()).exec(select(GoldenRecord))
+        if g.entity == "person"
+    }
+    links = Session(engine_from_url()).exec(select(Link).where(Link.tool == "pipedrive")).all()
+    reached = 0
+    for link in links:
+        if link.entity != "person":
+            continue
+        consent = goldens[link.unified_id].get("email_consent")
+        if consent == "unsubscribed":
+            assert after[link.record_id] == "unsubscribed", link.record_id
+            reached += before.get(link.record_id) != "unsubscribed"
+        if before.get(link.record_id, "no_consent") != "subscribed":
+            assert after[link.record_id] != "subscribed", link.record_id
+    assert reached > 0, "no opt-out travelled from HubSpot"
+    assert sync(tools=["hubspot", "pipedrive"]).report.written == 0

@@ -70,7 +70,8 @@ def test_create_shapes_and_name_split(pd: httpx.Client) -> None:
     assert datetime.strptime(person["update_time"] + "+0000", "%Y-%m-%dT%H:%M:%SZ%z")
     got = pd.get(f"/api/v2/persons/{person['id']}").json()
     assert got["success"] is True
-    assert got["data"] == person
+    # marketing_status comes back from writes, and from reads only when asked for
+    assert got["data"] == {k: v for k, v in person.items() if k != "marketing_status"}
     bad = pd.post("/api/v2/persons", json={"emails": [{"value": "x@y.io"}]})
     assert bad.status_code == 400
     assert bad.json()["success"] is False
@@ -189,3 +190,23 @@ def test_injected_429_has_pipedrive_body(sandbox: SandboxServer, pd: httpx.Clien
     assert r.headers["retry-after"] == "2"
     assert r.json()["success"] is False
     assert r.json()["error"] == "Request over limit"
+
+
+def test_marketing_status_is_returned_when_asked_and_changes_once(pd: httpx.Client) -> None:
+    made = _person(pd, 1)
+    assert made["marketing_status"] == "no_consent"  # writes return it
+    plain = pd.get(f"/api/v2/persons/{made['id']}").json()["data"]
+    assert "marketing_status" not in plain
+    asked = pd.get(f"/api/v2/persons/{made['id']}", params={"include_fields": "marketing_status"})
+    assert asked.json()["data"]["marketing_status"] == "no_consent"
+    listed = _all(pd, {"include_fields": "marketing_status"})
+    assert all("marketing_status" in p for p in listed)
+
+    path = f"/api/v2/persons/{made['id']}"
+    first = pd.patch(path, json={"marketing_status": "unsubscribed"}).json()["data"]
+    assert first["marketing_status"] == "unsubscribed"
+    # One change is allowed; a later one leaves the status as it is.
+    second = pd.patch(path, json={"marketing_status": "subscribed"}).json()["data"]
+    assert second["marketing_status"] == "unsubscribed"
+    bad = pd.patch(path, json={"marketing_status": "maybe"})
+    assert bad.status_code == 400
