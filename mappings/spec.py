@@ -713,6 +713,10 @@ def _read_fields(
             continue
         value = _get(raw, f.tool)
         ctx = m.context(f)
+        if (value is _MISSING or value is None) and "absent" in f.options:
+            # What the tool's unset field means (HubSpot's opt-out flag, unset until set).
+            values[f.unified] = str(f.options["absent"])
+            continue
         try:
             values[f.unified] = (
                 None if value is _MISSING else TRANSFORMS[f.transform].inbound(value, ctx)

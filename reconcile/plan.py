@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mappings.consent import CONSENT_FIELDS, loosens
+from mappings.consent import CONSENT_FIELDS, OPTED_OUT, loosens
 from mappings.idlists import join_ids, split_ids
 from mappings.spec import (
     UNIFIED_ID_KEY,
@@ -164,6 +164,10 @@ def _update_for(
     held: list[PlannedWrite | Skipped] = list(holds)
     for hold in holds:
         del changes[str(hold.field)]
+    for field in [f for f in changes if f in CONSENT_FIELDS and changes[f].new not in OPTED_OUT]:
+        # Neither an opt-out nor a loosening (never asked over no state at all): nothing for
+        # the tool to record, so nothing to write.
+        del changes[field]
     if not changes:
         return held
     own_key = (

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,6 +51,9 @@ class _ObjectType:
     """(read-only property, object type, Primary association type id): properties HubSpot
     derives from the record's primary association (a contact's ``associatedcompanyid``),
     written by associating, not as properties."""
+    opt_out: str | None = None
+    """The read-only property the subscription preferences set (``hs_email_optout``): a
+    ``"true"`` written is an unsubscribe through the communication preferences API."""
 
     @property
     def hints(self) -> dict[int, str]:
@@ -65,7 +69,11 @@ class _ObjectType:
 UNIFIED_ID_PROPERTY = "revsync_unified_id"
 """The custom unique property revsync writes unified ids to (see README: create it once)."""
 _CONTACTS = _ObjectType(
-    "contacts", "email", case_blind=True, primary_links=(("associatedcompanyid", "companies", 1),)
+    "contacts",
+    "email",
+    case_blind=True,
+    primary_links=(("associatedcompanyid", "companies", 1),),
+    opt_out="hs_email_optout",
 )
 ASSOCIATION_BATCH = 100
 """Inputs per v4 associations batch call revsync sends."""
@@ -99,8 +107,14 @@ class HubSpotWriter(HttpWriter):
         id in ``revsync_unified_id``); linked items are updated by id."""
         object_type = _object_type(entity)
         items, links = _split_links(object_type, items)
+        items, opt_outs = _split_opt_outs(object_type, items)
         outcomes: dict[int, WriteOutcome] = {}
-        updates = [(i, item) for i, item in enumerate(items) if item.record_id]
+        for i, item in enumerate(items):
+            if item.record_id and not item.properties and i in opt_outs:
+                outcomes[i] = WriteOutcome(item.key, ok=True, record_id=item.record_id)
+        updates = [
+            (i, item) for i, item in enumerate(items) if item.record_id and i not in outcomes
+        ]
         upserts: list[tuple[int, WriteItem]] = []
         for i, item in enumerate(items):
             if item.record_id:
@@ -115,7 +129,33 @@ class HubSpotWriter(HttpWriter):
                 self._write(object_type, op, indexed[start : start + self._batch_size], outcomes)
         for (to_type, type_id), wanted in links.items():
             self._associate(object_type, to_type, type_id, wanted, outcomes)
+        for i in sorted(opt_outs):
+            self._unsubscribe(items[i].key, i, outcomes)
         return [outcomes[i] for i in range(len(items))]
+
+    def _unsubscribe(self, email: str, index: int, outcomes: dict[int, WriteOutcome]) -> None:
+        """Opt ``email`` out of all email (communication preferences v4): HubSpot then sets
+        the contact's ``hs_email_optout``, which the CRM API cannot write."""
+        done = outcomes[index]
+        if not done.ok:
+            return
+        path = f"/communication-preferences/v4/statuses/{quote(email, safe='')}/unsubscribe-all"
+        response = send_json(
+            self._client, "POST", path, None, tool=self.tool, params={"channel": "EMAIL"}
+        )
+        if response.status_code == 200:
+            return
+        if classify_response(response, self._provider.errors) is not ErrorClass.SKIP:
+            raise write_failed(
+                response, tool=self.tool, hints=_CONTACTS.hints, secrets=self._secrets
+            )
+        reason = scrub(vendor_message(response, rules=self._provider.errors), self._secrets)
+        outcomes[index] = WriteOutcome(
+            done.key,
+            ok=False,
+            record_id=done.record_id,
+            error=f"written, but not unsubscribed: {reason}",
+        )
 
     def _associate(
         self,
@@ -249,6 +289,23 @@ def _split_links(
                 links.setdefault((to_type, type_id), {})[i] = str(target)
         out.append(WriteItem(key=item.key, record_id=item.record_id, properties=properties))
     return out, links
+
+
+def _split_opt_outs(
+    object_type: _ObjectType, items: list[WriteItem]
+) -> tuple[list[WriteItem], set[int]]:
+    """Items without the opt-out property, and the indexes of those that unsubscribe (only
+    ``"true"`` is ever acted on: revsync never clears an opt-out)."""
+    if object_type.opt_out is None:
+        return items, set()
+    out: list[WriteItem] = []
+    opting: set[int] = set()
+    for i, item in enumerate(items):
+        properties = dict(item.properties)
+        if str(properties.pop(object_type.opt_out, "")).lower() == "true":
+            opting.add(i)
+        out.append(WriteItem(key=item.key, record_id=item.record_id, properties=properties))
+    return out, opting
 
 
 def _refused_links(body: dict[str, Any]) -> dict[str, str]:

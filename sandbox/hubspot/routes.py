@@ -880,6 +880,42 @@ class _HubSpotRoutes:
         out["new"] = False
         return out
 
+    async def unsubscribe_all(self, request: Request) -> Response:
+        """Communication preferences v4: opt a subscriber (an email address) out of every
+        subscription of a channel; the contact's ``hs_email_optout`` follows."""
+        subscriber = request.path_params["subscriber"]
+        channel = request.query_params.get("channel")
+        if channel != "EMAIL":
+            raise HubSpotError(400, "VALIDATION_ERROR", "channel must be EMAIL")
+        now = self.state.now_ms()
+        contacts = self.state.hubspot.objects["contacts"]
+        with self.state.lock:
+            rec = contacts.resolve(subscriber, "email")
+            if request.method == "POST":
+                self.state.hubspot.opted_out.add(subscriber.strip().lower())
+                if rec is not None:
+                    contacts.update(rec, {"hs_email_optout": "true"}, now, human=True)
+            opted = subscriber.strip().lower() in self.state.hubspot.opted_out or (
+                rec is not None and rec.properties.get("hs_email_optout") == "true"
+            )
+        stamp = iso_ms_z(now)
+        results = [
+            {
+                "channel": "EMAIL",
+                "status": "UNSUBSCRIBED",
+                "subscriberIdString": subscriber,
+                "timestamp": stamp,
+                "wideStatusType": "PORTAL_WIDE",
+            }
+        ]
+        body = {
+            "status": "COMPLETE",
+            "results": results if opted else [],
+            "startedAt": stamp,
+            "completedAt": stamp,
+        }
+        return JSONResponse(body)
+
     def _batch_archive(
         self, objects: HubSpotObjects, item: dict[str, Any], body: dict[str, Any]
     ) -> None:
@@ -919,6 +955,11 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
                 v4 + "/{to_object_type}/{to_object_id}", _guard(r.dissociate), methods=["DELETE"]
             ),
             Route(v4_batch + "/{action:path}", _guard(r.associations_batch), methods=["POST"]),
+            Route(
+                "/communication-preferences/v4/statuses/{subscriber}/unsubscribe-all",
+                _guard(r.unsubscribe_all),
+                methods=["GET", "POST"],
+            ),
         ]
     )
     return _Gate(router, state)

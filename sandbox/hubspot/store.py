@@ -515,6 +515,8 @@ class HubSpotData:
             "deals": HubSpotObjects(DEAL_KIND, first_id=9001),
         }
         self.associations = HubSpotAssociations()
+        self.opted_out: set[str] = set()
+        """Email addresses opted out of all email (communication preferences), lowercased."""
         for name, objects in self.objects.items():
             objects.on_gone = self._links_follow(name)
         self.contacts.computed["associatedcompanyid"] = self._primary_company

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -146,6 +147,50 @@ def test_hubspot_linked_records_go_through_batch_update(respx_mock: respx.MockRo
     assert upsert.call_count == 1
     assert [o.record_id for o in outcomes] == ["501", "1002", "502"]
     assert [o.created for o in outcomes] == [False, True, False]
+
+
+@respx.mock(base_url=HS)
+def test_hubspot_opt_out_goes_through_communication_preferences(
+    respx_mock: respx.MockRouter,
+) -> None:
+    """hs_email_optout is read-only in the CRM API: "true" becomes an unsubscribe-all of the
+    email address, "false" is never sent, and a refusal there is that record's error."""
+    update = respx_mock.post("/crm/v3/objects/contacts/batch/update").mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json={
+                "status": "COMPLETE",
+                "results": [
+                    {"id": i["id"], "properties": i["properties"]}
+                    for i in json.loads(request.content)["inputs"]
+                ],
+            },
+        )
+    )
+    ok_path = "/communication-preferences/v4/statuses/p1%40example.com/unsubscribe-all"
+    bad_path = "/communication-preferences/v4/statuses/p3%40example.com/unsubscribe-all"
+    ok = respx_mock.post(ok_path, params={"channel": "EMAIL"}).mock(
+        return_value=httpx.Response(200, json={"status": "COMPLETE", "results": []})
+    )
+    bad = respx_mock.post(bad_path, params={"channel": "EMAIL"}).mock(
+        return_value=httpx.Response(
+            400, json={"status": "error", "category": "VALIDATION_ERROR", "message": "nope"}
+        )
+    )
+    items = [
+        WriteItem("p1@example.com", "501", {"hs_email_optout": "true"}),
+        WriteItem("p2@example.com", "502", {"firstname": "B", "hs_email_optout": "false"}),
+        WriteItem("p3@example.com", "503", {"hs_email_optout": "true"}),
+    ]
+    outcomes = HubSpotWriter(HS_CONN, _client(HS_CONN)).upsert("person", items)
+    (call,) = update.calls
+    assert json.loads(call.request.content)["inputs"] == [
+        {"id": "502", "properties": {"firstname": "B"}, "objectWriteTraceId": ANY}
+    ]
+    assert (ok.call_count, bad.call_count) == (1, 1)
+    assert [o.ok for o in outcomes] == [True, True, False]
+    assert outcomes[2].error is not None
+    assert outcomes[2].error.startswith("written, but not unsubscribed")
 
 
 @respx.mock(base_url=HS)

@@ -133,7 +133,7 @@ def test_opt_outs_reach_every_tool_and_nobody_is_subscribed(tools: Tools) -> Non
             if record not in after:
                 continue  # a tool without consent (the calling tool)
             state = after[record]
-            if expected in OPTED_OUT and record[0] in (*EMAILING, "salesforce"):
+            if expected in OPTED_OUT and record[0] in (*EMAILING, "salesforce", "hubspot"):
                 assert state in OPTED_OUT, (record, before.get(record), state)
             if record in created_members:
                 assert expected not in OPTED_OUT, record
@@ -172,7 +172,7 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
     target = next(
         (uid, dict(records))
         for uid, records in sorted(people.items())
-        if {"mailchimp", "salesforce"} <= {t for t, _ in records}
+        if {"mailchimp", "salesforce", "hubspot"} <= {t for t, _ in records}
         and all(states.get(r) not in OPTED_OUT for r in records)
     )
     unified_id, records = target
@@ -189,12 +189,14 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
     assert _salesforce_flags(tools)[records["salesforce"]] is True
     writes = [w for w in result.plan.writes if w.unified_id == unified_id]
     expected = {("salesforce", "unsubscribed")}
+    if "hubspot" in records:
+        # Through the communication preferences API: HubSpot then sets hs_email_optout.
+        expected.add(("hubspot", "unsubscribed"))
+        assert _hubspot_states(tools)[records["hubspot"]] == "unsubscribed"
     if "brevo" in records:
         expected.add(("brevo", "unsubscribed"))
         assert _brevo_flags(tools)[records["brevo"]] is True
     assert {(w.tool, dict(w.changes)["email_consent"].new) for w in writes} == expected
-    # HubSpot takes unsubscribes only through its subscription preferences: no CRM-API write.
-    assert all(w.tool != "hubspot" for w in writes)
 
     # The person subscribes again in Mailchimp: Salesforce still holds the opt-out, which
     # revsync never lifts, so the golden record stays unsubscribed.

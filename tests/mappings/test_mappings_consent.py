@@ -145,3 +145,17 @@ def test_mailchimp_statuses_map_onto_states() -> None:
     create = from_unified(m, {"email": "a@b.co"}, create=True)
     assert create["status_if_new"] == "transactional"
     assert "status" not in create
+
+
+def test_an_unset_opt_out_flag_reads_as_never_asked() -> None:
+    """HubSpot leaves hs_email_optout unset until someone opts out (``absent`` option)."""
+    m = load_mapping("hubspot")
+    stamp = T0.isoformat()
+    for properties in (
+        {"lastmodifieddate": stamp},
+        {"lastmodifieddate": stamp, "hs_email_optout": None},
+    ):
+        raw = {"id": "1", "properties": properties}
+        assert to_unified(m, raw).values["email_consent"] == "never_asked"
+    raw = {"id": "1", "properties": {"lastmodifieddate": stamp, "hs_email_optout": "true"}}
+    assert to_unified(m, raw).values["email_consent"] == "unsubscribed"
