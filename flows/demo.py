@@ -84,6 +84,11 @@ def run_demo(people: int = 200, seed: int = 42, workdir: Path | None = None) -> 
     base = workdir or Path(tempfile.mkdtemp(prefix="revsync-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     with SandboxServer(seed_people=people, seed=seed) as server:
+        # The demo shows what a sync does, not the vendors' pacing: a calling tool's 60
+        # requests a minute alone would make it minutes long. `revsync sandbox` keeps them.
+        with server.state.lock:
+            for budget in list(server.state.limits):
+                server.state.configure_limit(budget, enabled=False)
         env = sandbox_environment(server)
         env["REVSYNC_STATE_URL"] = f"sqlite:///{base / 'state.db'}"
         with _environment(env):

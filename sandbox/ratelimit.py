@@ -104,6 +104,12 @@ class WindowLimiter:
                 window.append(now)
                 used_today += cost
                 self._daily_used[key] = used_today
+            if not self.enabled:
+                # A lifted budget counts nothing: its headers say every call is still left, so
+                # a client pacing itself by them never waits.
+                window.clear()
+                self._daily_used.pop(key, None)
+                used_today = 0
             return LimitDecision(
                 allowed=not policy,
                 max=self.max,
