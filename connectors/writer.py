@@ -6,6 +6,7 @@ not stop a batch; only a whole call that fails after retries raises ``WriteFaile
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +27,8 @@ class WriteItem:
     key: str
     record_id: str | None
     properties: dict[str, Any] = field(default_factory=dict)
+    unified_id: str | None = None
+    """The golden record written (see ``HttpWriter.owner_of``)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Writer(Protocol):
 
     tool: str
 
+    owners: Mapping[str, str]
+    """Tool record id -> the golden record it is linked to (set by apply before writing)."""
+
     def upsert(self, entity: str, items: list[WriteItem]) -> list[WriteOutcome]:
         """One outcome per item, in input order."""
         ...
@@ -75,6 +81,28 @@ class HttpWriter:
         self._owns_client = client is None
         self._client = client if client is not None else build_client(conn, self._provider)
         self._batch_size = min(batch_size or self._provider.batch_max, self._provider.batch_max)
+        self.owners: Mapping[str, str] = {}
+
+    def owner_of(self, item: WriteItem, found: str) -> str | None:
+        """The other golden record that holds ``found``, the record a lookup found for an
+        unlinked ``item`` (one person in the tool, two golden records here), else None: a
+        writer refuses to write such a record rather than overwrite that golden's."""
+        owner = self.owners.get(found)
+        return owner if owner is not None and item.unified_id not in (None, owner) else None
+
+    def claimed(self, item: WriteItem, found: str, label: str) -> WriteOutcome | None:
+        """The refusal to write ``found`` for ``item`` when another golden record holds it."""
+        owner = self.owner_of(item, found)
+        if owner is None:
+            return None
+        return WriteOutcome(
+            item.key,
+            ok=False,
+            error=(
+                f"{self.tool} {label} {found} (found by {item.key}) is golden {owner}'s: the "
+                "two golden records may be one person (revsync review); not written"
+            ),
+        )
 
     def close(self) -> None:
         if self._owns_client:

@@ -31,7 +31,7 @@ from reconcile.plan import LinkView, PlannedWrite, Skipped
 from state.db import session_scope
 from state.dead_letters import add_dead_letter, resolve_failed_writes
 from state.journal import mark_applied, mark_failed, plan_writes, record_held
-from state.links import get_link, upsert_links
+from state.links import get_link, links_for_tool, upsert_links
 
 __all__ = [
     "APPLY_BATCH",
@@ -123,6 +123,13 @@ def apply_writes(
     conn = resolve_connection(tool)
     client = build_client(conn, limiter=budgeted_limiter(tool, priority))
     writer = writer_for(conn, client)
+    # What each record is linked to, so a lookup that finds another golden's record refuses
+    # to write it (``HttpWriter.owner_of``).
+    with session_scope(engine) as session:
+        writer.owners = {
+            rid: link.unified_id
+            for rid, link in links_for_tool(session, tool, mapping.entity).items()
+        }
     streams = mapping.streams()
     # One record type per batch (a CRM's leads beside its contacts): each has its section.
     kinds = sorted({w.record_type or "" for w in writes})
@@ -153,7 +160,12 @@ def apply_writes(
                     ],
                 )
             items = [
-                WriteItem(key=w.natural_key, record_id=w.record_id, properties=w.payload)
+                WriteItem(
+                    key=w.natural_key,
+                    record_id=w.record_id,
+                    properties=w.payload,
+                    unified_id=w.unified_id,
+                )
                 for w in batch
             ]
             try:

@@ -76,6 +76,8 @@ class AircallWriter(HttpWriter):
             if phone is None and item.key.startswith("+"):
                 phone = item.key  # the natural key is the number
             found = self._lookup(phone, email)
+            if found is not None and (refused := self.claimed(item, found, "contact")):
+                return refused
             if found is not None:
                 logger.info("aircall: contact %s already holds the number or email", found)
                 return self._done(item, self._update(found, names, phone, email), created=False)

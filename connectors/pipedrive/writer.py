@@ -126,6 +126,8 @@ class PipedriveWriter(HttpWriter):
     def _write_one(self, kind: _Kind, item: WriteItem) -> WriteOutcome:
         try:
             found = item.record_id or self._lookup(kind, item)
+            if found and not item.record_id and (refused := self.claimed(item, found, kind.label)):
+                return refused
             body = self._body(kind, item, record_id=found, linked=bool(item.record_id))
             if found:
                 data = self._send(kind, "PATCH", f"/api/v2/{kind.path}/{found}", body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -123,6 +124,41 @@ def test_a_contact_found_by_email_is_updated_and_given_the_number_it_lacks() -> 
     assert _sent(phone) == {"label": "Work", "value": "+14155550100"}
     assert not email.called, "the address it holds is not added twice"
     assert not create.called
+
+
+@respx.mock
+def test_a_contact_found_that_another_golden_record_holds_is_not_written() -> None:
+    """One Aircall contact, two golden records here: the lookup finds the other's contact,
+    and writing it would give that golden's record this one's values. Refused, unwritten."""
+    respx.get(SEARCH).mock(return_value=_found(_contact(5, ["+33170000001"], ["ada@acme.io"])))
+    update = respx.post(f"{CONTACTS}/5")
+    create = respx.post(CONTACTS)
+    writer = _writer()
+    writer.owners = {"5": "golden-other"}
+    item = replace(_person(), unified_id="golden-ada")
+
+    (outcome,) = writer.upsert("person", [item])
+
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert "contact 5" in outcome.error
+    assert "golden golden-other's" in outcome.error
+    assert not update.called
+    assert not create.called
+    # The same contact linked to this golden record is written as usual.
+    writer.owners = {"5": "golden-ada"}
+    respx.post(f"{CONTACTS}/5/phone_details").mock(
+        return_value=httpx.Response(
+            201, json={"contact": _contact(5, ["+33170000001", "+14155550100"], ["ada@acme.io"])}
+        )
+    )
+    update.mock(
+        return_value=httpx.Response(
+            200, json={"contact": _contact(5, ["+33170000001"], ["ada@acme.io"])}
+        )
+    )
+    (again,) = writer.upsert("person", [item])
+    assert again.ok
 
 
 @respx.mock

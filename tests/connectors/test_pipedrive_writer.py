@@ -5,6 +5,7 @@ waited out, v1 merges."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -92,6 +93,28 @@ def test_a_person_found_by_email_is_patched_and_given_the_revsync_id() -> None:
     assert body["name"] == "Ada Lovelace"
     # the existing item (other case) becomes primary rather than a second copy
     assert [e["value"] for e in body["emails"]] == ["ADA@acme.com"]
+
+
+@respx.mock
+def test_a_person_found_that_another_golden_record_holds_is_not_patched() -> None:
+    """The email lookup finds a person linked to another golden record (one person holding
+    two addresses that are two people elsewhere): refused, nothing written."""
+    respx.get(SEARCH).mock(
+        side_effect=[_hits(), _hits({"id": 7, "emails": ["ada@acme.com", "a@home.io"]})]
+    )
+    patch = respx.patch(f"{PERSONS}/7")
+    post = respx.post(PERSONS)
+    writer = _writer()
+    writer.owners = {"7": "golden-other"}
+
+    (outcome,) = writer.upsert("person", [replace(_person(), unified_id="golden-ada")])
+
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert "person 7" in outcome.error
+    assert "may be one person" in outcome.error
+    assert not patch.called
+    assert not post.called
 
 
 @respx.mock
