@@ -331,6 +331,8 @@ class BrevoWriter(HttpWriter):
             if item.record_id:
                 return self._patch_company(item, item.record_id, body, own=True)
             found = self._company_by_domain(text_or_none(attributes.get("domain")))
+            if found and (refused := self.claimed(item, found, "company")):
+                return refused
             if found:
                 return self._patch_company(item, found, body, own=False)
             if not name:

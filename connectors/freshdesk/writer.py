@@ -137,6 +137,8 @@ class FreshdeskWriter(HttpWriter):
             if email:
                 body.setdefault("email", email)
             found = self._contact_by_email(email.lower()) if email else None
+            if found and (refused := self.claimed(item, found, "contact")):
+                return refused
             if found:
                 return self._update_holder(item, found, body)
             try:
@@ -198,6 +200,8 @@ class FreshdeskWriter(HttpWriter):
             if item.record_id:
                 return self._update_company(item, item.record_id, body)
             found = self._company_by_name(name) if name else None
+            if found and (refused := self.claimed(item, found, "company")):
+                return refused
             if found:
                 return self._update_company(item, found, body, found_by_name=True)
             try:

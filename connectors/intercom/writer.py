@@ -131,6 +131,8 @@ class IntercomWriter(HttpWriter):
         company = text_or_none(body.pop(COMPANY_REF, None))
         try:
             found = item.record_id or self._lookup_contact(item, body)
+            if found and not item.record_id and (refused := self.claimed(item, found, "contact")):
+                return refused
             if found:
                 data = self._put_contact(found, body, linked=bool(item.record_id))
                 created = False
