@@ -31,7 +31,7 @@ from reconcile.plan import LinkView, PlannedWrite, Skipped
 from state.db import session_scope
 from state.dead_letters import add_dead_letter, resolve_failed_writes
 from state.journal import mark_applied, mark_failed, plan_writes, record_held
-from state.links import get_link, links_for_tool, upsert_links
+from state.links import get_link, owners_for_tool, upsert_links
 
 __all__ = [
     "APPLY_BATCH",
@@ -125,11 +125,10 @@ def apply_writes(
     writer = writer_for(conn, client)
     # What each record is linked to, so a lookup that finds another golden's record refuses
     # to write it (``HttpWriter.owner_of``).
-    with session_scope(engine) as session:
-        writer.owners = {
-            rid: link.unified_id
-            for rid, link in links_for_tool(session, tool, mapping.entity).items()
-        }
+    # Only creates look records up.
+    if any(w.record_id is None for w in writes):
+        with session_scope(engine) as session:
+            writer.owners = owners_for_tool(session, tool, mapping.entity)
     streams = mapping.streams()
     # One record type per batch (a CRM's leads beside its contacts): each has its section.
     kinds = sorted({w.record_type or "" for w in writes})

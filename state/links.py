@@ -25,6 +25,7 @@ __all__ = [
     "links_for_entity",
     "links_for_tool",
     "links_for_unified",
+    "owners_for_tool",
     "record_read",
     "record_written",
     "remap_link",
@@ -40,6 +41,13 @@ def links_for_tool(session: Session, tool: str, entity: str) -> dict[str, Link]:
     """Every link of one tool and entity, by tool record id (the matcher's known index)."""
     stmt = select(Link).where(Link.tool == tool, Link.entity == entity)
     return {link.record_id: link for link in session.exec(stmt)}
+
+
+def owners_for_tool(session: Session, tool: str, entity: str) -> dict[str, str]:
+    """Tool record id -> the golden id it is linked to, for one tool and entity (two columns:
+    apply loads it for every tool it writes creates to)."""
+    stmt = select(Link.record_id, Link.unified_id).where(Link.tool == tool, Link.entity == entity)
+    return {record_id: unified_id for record_id, unified_id in session.exec(stmt)}
 
 
 def links_for_entity(session: Session, entity: str) -> list[Link]:

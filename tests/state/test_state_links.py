@@ -15,6 +15,7 @@ from state.links import (
     links_for_entity,
     links_for_tool,
     links_for_unified,
+    owners_for_tool,
     record_read,
     record_written,
     remap_link,
@@ -162,6 +163,13 @@ def test_lookups(state_session: Session) -> None:
     ]  # fmt: skip
     assert people[1].last_values == {"email": "p1@example.com", "n": 1}
     assert [lk.unified_id for lk in links_for_entity(state_session, "company")] == ["c0"]
+
+    # Who holds each record of one tool, as apply hands it to the writers.
+    owners = owners_for_tool(state_session, "hubspot", "person")
+    assert owners == {
+        rid: lk.unified_id for rid, lk in links_for_tool(state_session, "hubspot", "person").items()
+    }
+    assert owners_for_tool(state_session, "intercom", "person") == {}
 
 
 def test_record_read_then_written(state_engine: Engine) -> None:
