@@ -6,6 +6,8 @@ each vendor's own auth and rate limits, as a flaky network or gateway would.
 
 from __future__ import annotations
 
+import importlib
+
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
@@ -22,9 +24,17 @@ from sandbox.pipedrive.routes import pipedrive_app, pipedrive_error_renderer
 from sandbox.requestlog import RequestLogMiddleware
 from sandbox.salesforce.routes import salesforce_app, salesforce_error_renderer
 from sandbox.state import SandboxState
+from sandbox.unmatched import UnmatchedRenderer, VendorUnmatched
 from sandbox.zendesk.routes import zendesk_app, zendesk_error_renderer
 
 __all__ = ["build_app"]
+
+
+def _shaped(tool: str, app: ASGIApp) -> ASGIApp:
+    """The vendor app with its own error body for unknown paths and methods."""
+    module = importlib.import_module(f"sandbox.{tool}.unmatched")
+    render: UnmatchedRenderer = module.unmatched
+    return VendorUnmatched(app, render)
 
 
 def build_app(state: SandboxState) -> ASGIApp:
@@ -32,15 +42,15 @@ def build_app(state: SandboxState) -> ASGIApp:
     inner = Starlette(
         routes=[
             Mount("/_sandbox", app=control_app(state)),
-            Mount("/freshdesk", app=freshdesk_app(state)),
-            Mount("/intercom", app=intercom_app(state)),
-            Mount("/aircall", app=aircall_app(state)),
-            Mount("/hubspot", app=hubspot_app(state)),
-            Mount("/salesforce", app=salesforce_app(state)),
-            Mount("/pipedrive", app=pipedrive_app(state)),
-            Mount("/mailchimp/3.0", app=mailchimp_app(state)),
-            Mount("/brevo/v3", app=brevo_app(state)),
-            Mount("/zendesk", app=zendesk_app(state)),
+            Mount("/freshdesk", app=_shaped("freshdesk", freshdesk_app(state))),
+            Mount("/intercom", app=_shaped("intercom", intercom_app(state))),
+            Mount("/aircall", app=_shaped("aircall", aircall_app(state))),
+            Mount("/hubspot", app=_shaped("hubspot", hubspot_app(state))),
+            Mount("/salesforce", app=_shaped("salesforce", salesforce_app(state))),
+            Mount("/pipedrive", app=_shaped("pipedrive", pipedrive_app(state))),
+            Mount("/mailchimp/3.0", app=_shaped("mailchimp", mailchimp_app(state))),
+            Mount("/brevo/v3", app=_shaped("brevo", brevo_app(state))),
+            Mount("/zendesk", app=_shaped("zendesk", zendesk_app(state))),
         ]
     )
     renderers = {"hubspot": hubspot_error_renderer, "mailchimp": mailchimp_error_renderer}
