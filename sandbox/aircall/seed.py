@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sandbox.aircall.store import API_ROOT
+from sandbox.timefmt import iso_ms_z
 from sandbox.world import PeopleWorld, ToolSeed, record_times
 
 if TYPE_CHECKING:
@@ -34,11 +35,13 @@ _TAGS = ((1, "Follow up"), (2, "VIP"), (3, "Support"), (4, "Sales"))
 
 
 def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
-    """Users, numbers, contacts and calls in the store's shape (UNIX seconds)."""
+    """Users, numbers, contacts and calls in the store's shape (UNIX seconds, but ISO 8601
+    `created_at` on users and numbers, as Aircall sends them)."""
     seed = ToolSeed(streams={"users": [], "numbers": [], "contacts": [], "calls": []})
     users, numbers = seed.streams["users"], seed.streams["numbers"]
     contacts, calls = seed.streams["contacts"], seed.streams["calls"]
     start = world.now_ms // 1000 - 365 * 86_400
+    since = iso_ms_z(start * 1000)  # users and numbers carry ISO 8601, calls UNIX seconds
     for i, name in enumerate(_AGENTS[: max(3, min(len(_AGENTS), len(world.people) // 200 + 3))]):
         first, last = name.split()
         users.append(
@@ -49,7 +52,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                 "email": f"{first.lower()}.{last.lower()}@revsync-demo.io",
                 "available": True,
                 "availability_status": "available",
-                "created_at": start,
+                "created_at": since,
                 "time_zone": "Etc/UTC",
                 "language": "en-US",
             }
@@ -69,7 +72,7 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
                 "availability_status": "open",
                 "is_ivr": False,
                 "live_recording_activated": False,
-                "created_at": start,
+                "created_at": since,
             }
         )
 

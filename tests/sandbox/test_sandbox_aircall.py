@@ -182,3 +182,20 @@ def test_seeded_calls_carry_recordings_voicemails_tags_and_withheld_numbers() ->
     assert any(c["voicemail"] for c in calls)
     assert any(c["tags"] for c in calls)
     assert any(c["raw_digits"] == "anonymous" for c in calls)
+
+
+def test_users_and_numbers_carry_iso_8601_created_at(
+    sandbox: SandboxServer, ac: httpx.Client
+) -> None:
+    """Aircall sends users' and numbers' ``created_at`` as ISO 8601 strings (calls: UNIX s)."""
+    from sandbox.aircall import seed as aircall_seed
+    from sandbox.timefmt import parse_instant_ms
+
+    aircall_seed.load(sandbox.state, aircall_seed.render(generate_people(40, 3), random.Random(1)))
+    for name in ("users", "numbers"):
+        rows = ac.get(f"/{name}").json()[name]
+        assert rows
+        for row in rows:
+            assert isinstance(row["created_at"], str)
+            assert row["created_at"].endswith("Z")
+            assert parse_instant_ms(row["created_at"]) > 0
