@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sandbox.aircall.metadata import metadata_routes
 from sandbox.aircall.store import API_ROOT, AircallData, AircallError, digits
 from sandbox.credentials import (
     SANDBOX_AIRCALL_API_ID,
@@ -357,6 +358,7 @@ def aircall_app(state: SandboxState) -> ASGIApp:
             Route(v + "/users/{id}", _guard(r.get_user), methods=["GET"]),
             Route(v + "/numbers", _guard(r.list_numbers), methods=["GET"]),
             Route(v + "/numbers/{id}", _guard(r.get_number), methods=["GET"]),
+            *metadata_routes(state, v),
         ]
     )
     return _Gate(router, state)

@@ -199,3 +199,18 @@ def test_users_and_numbers_carry_iso_8601_created_at(
             assert isinstance(row["created_at"], str)
             assert row["created_at"].endswith("Z")
             assert parse_instant_ms(row["created_at"]) > 0
+
+
+def test_company_counts_the_seeded_users_and_numbers(
+    sandbox: SandboxServer, ac: httpx.Client
+) -> None:
+    """``GET /v1/company``, the connection check of many Aircall clients."""
+    from sandbox.aircall import seed as aircall_seed
+
+    aircall_seed.load(sandbox.state, aircall_seed.render(generate_people(40, 3), random.Random(1)))
+    got = ac.get("/company")
+    assert got.status_code == 200
+    company = got.json()["company"]
+    assert company["users_count"] == ac.get("/users").json()["meta"]["total"]
+    assert company["numbers_count"] == ac.get("/numbers").json()["meta"]["total"]
+    assert company["name"]
