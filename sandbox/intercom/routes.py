@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_INTERCOM_TOKEN
 from sandbox.gate import Gate, guard, json_object
+from sandbox.intercom.metadata import metadata_routes
 from sandbox.intercom.store import (
     CONVERSATION_DATE_FIELDS,
     IntercomData,
@@ -582,6 +583,7 @@ def intercom_app(state: SandboxState) -> ASGIApp:
     r = _Routes(state)
     router = Router(
         routes=[
+            *metadata_routes(),
             Route("/contacts", _guard(r.list_contacts), methods=["GET"]),
             Route("/contacts", _guard(r.create_contact), methods=["POST"]),
             Route("/contacts/search", _guard(r.search_contacts), methods=["POST"]),

@@ -45,6 +45,9 @@ def _session(server: SandboxServer) -> Exchanges:
         ic.post("/companies", json={"company_id": "c-1", "name": "Acme"})
         ic.get("/companies", params={"page": 1, "per_page": 10})
         ic.get("/contacts/000000000000000000000000")  # 404
+        ic.get("/admins")
+        ic.get("/admins/991267601")
+        ic.get("/tags")
         control(server, "POST", "/faults", {"tool": "intercom", "kind": "429", "count": 1})
         ic.get("/contacts")
     with httpx.Client(base_url=server.base_url("intercom")) as bare:

@@ -301,3 +301,17 @@ def test_conversation_search_matches_dates_by_day_and_refuses_bad_queries(
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["code"] == "parameter_invalid"
     assert ic.get("/conversations/999999").status_code == 404
+
+
+def test_admins_and_tags_answer_in_intercoms_shapes(ic: httpx.Client) -> None:
+    """The workspace metadata clients read first: teammates and the tag list."""
+    from sandbox.intercom.seed import ADMINS
+
+    admins = ic.get("/admins").json()
+    assert admins["type"] == "admin.list"
+    assert [a["id"] for a in admins["admins"]] == [str(a) for a in ADMINS]
+    assert ic.get(f"/admins/{ADMINS[0]}").json()["type"] == "admin"
+    missing = ic.get("/admins/1")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == "error.list"
+    assert ic.get("/tags").json() == {"type": "list", "data": []}
