@@ -193,6 +193,9 @@ def _cmd_review(args: argparse.Namespace) -> int:
     if not args.target:
         print(f"review {args.action} needs a target")
         return 2
+    if args.action in {"accept", "reject"} and not args.target.isdigit():
+        print(f"review {args.action}: {args.target!r} is not a review id (see revsync review)")
+        return 2
     if args.action == "accept":
         print(f"merged into {accept(engine, int(args.target))}")
     elif args.action == "reject":
@@ -229,6 +232,9 @@ def _cmd_dead_letters(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revsync", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback when a command fails"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sandbox", help="serve the local vendor imitations on 127.0.0.1")
@@ -303,7 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    return int(args.func(args))
+    if not args.debug:
+        # the one line below says it all; the flow engine's own traceback would bury it
+        logging.getLogger("prefect").setLevel(logging.CRITICAL)
+    try:
+        return int(args.func(args))
+    except Exception as exc:  # every failure ends as one line; --debug shows the traceback
+        if args.debug:
+            raise
+        from flows.failures import failure_line
+
+        print(f"revsync {args.command}: {failure_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

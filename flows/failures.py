@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from connectors.errors import ConfigError, ConnectorError, ErrorClass
 from connectors.providers import providers
+from mappings.errors import MappingConfigError
 
 __all__ = ["SyncFailed", "failure_line", "with_failure_line"]
 
@@ -28,6 +29,10 @@ def failure_line(exc: BaseException) -> str:
     """``<what failed>: <what to do>`` for any exception a sync run can end with."""
     if isinstance(exc, SyncFailed):
         return str(exc)
+    if isinstance(exc, MappingConfigError):
+        return f"mapping problem: {exc} (fix the mapping file, then re-run)"
+    if isinstance(exc, ConnectorError) and exc.tool is None:
+        return exc.message
     if isinstance(exc, ConnectorError):
         tool = exc.tool or "a tool"
         text = exc.message.lower()
@@ -43,11 +48,19 @@ def failure_line(exc: BaseException) -> str:
             return f"{tool} configuration problem: {exc.message} ({_fix(tool)})"
         return f"{tool} kept failing after retries: {exc.message}; re-run later, it resumes"
     name = type(exc).__name__
+    if name in {"ArgumentError", "NoSuchModuleError"} and "sqlalchemy" in type(exc).__module__:
+        return (
+            "REVSYNC_STATE_URL is not a database URL revsync can open "
+            f"({exc}): use e.g. sqlite:///data/state.db or postgresql+psycopg://user@host/db"
+        )
     if "OperationalError" in name or "sqlalchemy" in type(exc).__module__:
         return (
             f"the state store failed ({name}): check REVSYNC_STATE_URL and that the database "
             "is reachable, then re-run"
         )
+    if isinstance(exc, LookupError | ValueError):
+        # raised with a message for the user: an unknown tool or id, a decision already taken
+        return str(exc.args[0]) if exc.args else name
     return f"sync failed unexpectedly ({name}: {exc}); see the logs of this run, then re-run"
 
 
