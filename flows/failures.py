@@ -6,6 +6,9 @@ tool and the fix (the variable or ``revsync connect``), never a secret.
 
 from __future__ import annotations
 
+import yaml
+from pydantic import ValidationError
+
 from connectors.errors import ConfigError, ConnectorError, ErrorClass
 from connectors.providers import providers
 from mappings.errors import MappingConfigError
@@ -25,12 +28,28 @@ def _fix(tool: str) -> str:
     return f"check {var} / revsync connect {tool}"
 
 
+def _mapping_reason(exc: MappingConfigError) -> str:
+    """The validator's own sentence, without the schema dump around it."""
+    inner = exc.__cause__ or exc.__context__
+    if not isinstance(inner, ValidationError):
+        return str(exc)
+    head = str(exc).split(":", 1)[0]
+    reasons = [str(e["msg"]).removeprefix("Value error, ") for e in inner.errors()]
+    return f"{head}: {'; '.join(reasons)}"
+
+
 def failure_line(exc: BaseException) -> str:
     """``<what failed>: <what to do>`` for any exception a sync run can end with."""
     if isinstance(exc, SyncFailed):
         return str(exc)
     if isinstance(exc, MappingConfigError):
-        return f"mapping problem: {exc} (fix the mapping file, then re-run)"
+        return f"mapping problem: {_mapping_reason(exc)} (fix the mapping file, then re-run)"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return (
+            f"mapping problem: {mark.name} line {mark.line + 1}: YAML syntax error, {exc.problem} "
+            "(fix the mapping file, then re-run)"
+        )
     if isinstance(exc, ConnectorError) and exc.tool is None:
         return exc.message
     if isinstance(exc, ConnectorError):

@@ -92,3 +92,37 @@ def test_debug_shows_the_traceback(state: dict[str, str]) -> None:
     code, err = _run(["--debug", "review", "accept", "99"], state)
     assert code == 1
     assert err[0].startswith("Traceback")
+
+
+_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("transform: name}", "transform: nmae}", "unknown transform 'nmae'"),
+        ("{unified: first_name, ", "{unified: frist_name, ", "'frist_name' is not a person field"),
+        ("transform: name}", "transform: name]]", "hubspot.yaml line "),
+    ],
+)
+def test_a_broken_mapping_file_is_one_line(
+    tmp_path: Path, state: dict[str, str], old: str, new: str, says: str
+) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    for each in _MAPPINGS.glob("*.yaml"):
+        (mappings / each.name).write_text(each.read_text())
+    text = (mappings / "hubspot.yaml").read_text()
+    assert old in text
+    (mappings / "hubspot.yaml").write_text(text.replace(old, new, 1))
+    env = {
+        **state,
+        "REVSYNC_MAPPINGS_DIR": str(mappings),
+        "REVSYNC_HUBSPOT_ACCESS_TOKEN": "x",
+        "REVSYNC_HUBSPOT_BASE_URL": "http://127.0.0.1:1",
+    }
+    code, err = _run(["sync", "--tools", "hubspot", "--dry-run"], env)
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith("revsync sync: mapping problem: ")
+    assert says in err[0]
