@@ -191,10 +191,13 @@ def _cmd_review(args: argparse.Namespace) -> int:
         print(render_reviews(list_reviews(engine, args.entity)))
         return 0
     if not args.target:
-        print(f"review {args.action} needs a target")
+        print(f"revsync review: {args.action} needs a review id", file=sys.stderr)
         return 2
     if args.action in {"accept", "reject"} and not args.target.isdigit():
-        print(f"review {args.action}: {args.target!r} is not a review id (see revsync review)")
+        print(
+            f"revsync review: {args.target!r} is not a review id (see revsync review)",
+            file=sys.stderr,
+        )
         return 2
     if args.action == "accept":
         print(f"merged into {accept(engine, int(args.target))}")

@@ -336,6 +336,11 @@ def sync(
     if mode not in SYNC_MODES:
         raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
     selected = list(tools or connected(default_tools()))
+    unknown = sorted(set(selected) - set(providers()))
+    if unknown:
+        raise ConfigError(
+            f"unknown tool {', '.join(map(repr, unknown))}; known: {', '.join(sorted(providers()))}"
+        )
     if not selected:
         raise ConfigError(
             "no tool is connected: run `revsync connect <tool>` or set its REVSYNC_* variables"
