@@ -17,7 +17,14 @@ from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
 from connectors.providers import Provider, provider_for
 
-__all__ = ["HttpWriter", "WriteItem", "WriteOutcome", "Writer", "upsert_isolating"]
+__all__ = [
+    "HttpWriter",
+    "WriteItem",
+    "WriteOutcome",
+    "Writer",
+    "held_by_another",
+    "upsert_isolating",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,15 @@ class WriteOutcome:
     gone: bool = False
     """The linked record no longer exists in the tool (merged away or deleted there): the
     sync follows it to its survivor instead of dead-lettering the write."""
+
+
+def held_by_another(tool: str, label: str, found: str, key: str, owner: str) -> str:
+    """Why a record a lookup found by ``key`` is not taken for a golden record: golden ``owner``
+    holds it (one person in the tool, two golden records here)."""
+    return (
+        f"{tool} {label} {found} (found by {key}) is golden {owner}'s: the two golden records "
+        "may be one person (revsync review)"
+    )
 
 
 @runtime_checkable
@@ -95,14 +111,8 @@ class HttpWriter:
         owner = self.owner_of(item, found)
         if owner is None:
             return None
-        return WriteOutcome(
-            item.key,
-            ok=False,
-            error=(
-                f"{self.tool} {label} {found} (found by {item.key}) is golden {owner}'s: the "
-                "two golden records may be one person (revsync review); not written"
-            ),
-        )
+        error = held_by_another(self.tool, label, found, item.key, owner)
+        return WriteOutcome(item.key, ok=False, error=f"{error}; not written")
 
     def close(self) -> None:
         if self._owns_client:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from connectors.errors import ErrorClass, WriteFailed
 from connectors.http import build_client
 from connectors.registry import writer_for
-from connectors.writer import WriteItem, WriteOutcome, upsert_isolating
+from connectors.writer import WriteItem, WriteOutcome, held_by_another, upsert_isolating
 from flows.budget import Priority, budgeted_limiter
 from flows.credentials import resolve_connection
 from flows.merges import follow_gone_records
@@ -244,10 +244,8 @@ def _record(
                 outcome = replace(
                     outcome,
                     ok=False,
-                    error=(
-                        f"{tool} record {outcome.record_id} (found by {write.natural_key}) is "
-                        f"golden {held.unified_id}'s: the two golden records may be one person "
-                        "(revsync review)"
+                    error=held_by_another(
+                        tool, "record", str(outcome.record_id), write.natural_key, held.unified_id
                     ),
                 )
             if not outcome.ok or outcome.record_id is None:
