@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
+
+from sandbox.intercom.routes import intercom_error_body
 
 __all__ = ["unmatched"]
 
@@ -11,7 +12,5 @@ __all__ = ["unmatched"]
 def unmatched(status: int, method: str, path: str) -> tuple[Any, dict[str, str]]:
     """``{"type": "error.list", "request_id", "errors": [{"code", "message"}]}``."""
     if status == 404:
-        error = {"code": "not_found", "message": "Resource Not Found"}
-    else:
-        error = {"code": "method_not_allowed", "message": f"{method} is not allowed"}
-    return {"type": "error.list", "request_id": str(uuid.uuid4()), "errors": [error]}, {}
+        return intercom_error_body("not_found", "Resource Not Found"), {}
+    return intercom_error_body("method_not_allowed", f"{method} is not allowed"), {}
