@@ -14,6 +14,7 @@ __all__ = [
     "PLAN_ROWS_SHOWN",
     "plan_markdown",
     "publish_dead_letters",
+    "publish_drift",
     "publish_failure",
     "publish_plan",
     "publish_summary",
@@ -31,6 +32,37 @@ def publish_summary(report: SyncReport) -> None:
             f"Run {report.run_id}{' (dry run)' if report.dry_run else ''}: "
             f"{report.golden_touched} golden records touched, {report.written} records written, "
             f"{report.dead_letters} dead letters."
+            + (f" Schema drift: {len(report.drift)} fields (sync-drift)." if report.drift else "")
+        ),
+    )
+    publish_drift(report)
+
+
+def publish_drift(report: SyncReport) -> None:
+    """The ``sync-drift`` artifact: fields the tools stopped (held) or started sending."""
+    if not report.drift:
+        return
+    held = sum(1 for r in report.drift if r.change == "vanished")
+    create_table_artifact(
+        key="sync-drift",
+        table=[
+            {
+                "tool": r.tool,
+                "stream": r.stream,
+                "field": r.field,
+                "change": r.change,
+                "unified": r.unified,
+                "action": (
+                    f"writes held: revsync drift confirm {r.tool} {r.field}"
+                    if r.change == "vanished"
+                    else "reported: no mapping line reads it"
+                ),
+            }
+            for r in report.drift
+        ],
+        description=(
+            f"{held} mapped fields vanished from the tools' records (their writes held until "
+            f"confirmed), {len(report.drift) - held} new fields."
         ),
     )
 

@@ -232,6 +232,36 @@ def _cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from state.db import engine_from_url, init_schema, session_scope
+    from state.drift import confirm_drift, open_drift
+
+    engine = engine_from_url()
+    init_schema(engine)
+    with session_scope(engine) as session:
+        if args.action == "confirm":
+            if not (args.tool and args.field):
+                print("drift confirm needs TOOL and FIELD (see drift list)", file=sys.stderr)
+                return 2
+            rows = confirm_drift(session, args.tool, args.field)
+            if not rows:
+                print(f"no unconfirmed drift of {args.field} in {args.tool}", file=sys.stderr)
+                return 2
+            for row in rows:
+                print(f"{row.tool}/{row.stream} {row.path}: confirmed, its writes go again")
+            return 0
+        rows = open_drift(session, args.tool)
+        if not rows:
+            print("No schema drift.")
+        for row in rows:
+            state = "confirmed" if row.confirmed_at else "writes held"
+            print(
+                f"{row.tool}/{row.stream} {row.path} ({row.unified}): vanished "
+                f"{row.vanished_at:%Y-%m-%d %H:%M}, {state}"
+            )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revsync", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -304,6 +334,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", type=int, help="dead letter ids (dismiss)")
     p.add_argument("--tool", help="only this tool's (list)")
     p.set_defaults(func=_cmd_dead_letters)
+
+    p = sub.add_parser(
+        "drift", help="fields a tool stopped sending (writes held); confirm one to write it again"
+    )
+    p.add_argument("action", nargs="?", default="list", choices=("list", "confirm"))
+    p.add_argument("tool", nargs="?", help="the tool (confirm; list: only this tool's)")
+    p.add_argument("field", nargs="?", help="the tool field or unified field (confirm)")
+    p.set_defaults(func=_cmd_drift)
     return parser
 
 

@@ -66,6 +66,11 @@ def render_report(title: str, report: SyncReport) -> str:
         f"  golden records: {report.golden_touched} touched, {report.golden_merged} merged from "
         f"several records, {report.golden_changed} changed; {report.dead_letters} dead letters"
     )
+    for r in report.drift:
+        what = "vanished, writes held" if r.change == "vanished" else "new field"
+        lines.append(f"  schema drift: {r.tool}/{r.stream} {r.field}: {what}")
+    for m in report.merges:
+        lines.append(f"  merge: {m.tool} {m.merged} into {m.kept or '?'}: {m.action}")
     return "\n".join(lines)
 
 

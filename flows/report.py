@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-__all__ = ["STAGE_COLUMNS", "SyncReport", "ToolCounts"]
+__all__ = ["STAGE_COLUMNS", "DriftRow", "MergeRow", "SyncReport", "ToolCounts"]
 
 
 class ToolCounts(BaseModel):
@@ -49,6 +49,29 @@ STAGE_COLUMNS: tuple[str, ...] = (
 )
 
 
+class DriftRow(BaseModel):
+    """A field a tool's records stopped carrying (held) or started carrying (reported)."""
+
+    tool: str
+    stream: str
+    field: str
+    change: str
+    """``vanished`` (its writes held until confirmed) or ``new`` (no mapping line reads it)."""
+    unified: str = ""
+
+
+class MergeRow(BaseModel):
+    """A merge of this run: one revsync makes in a tool, or one a tool made that it follows."""
+
+    tool: str
+    entity: str
+    unified_id: str
+    kept: str | None
+    merged: str
+    action: str
+    """``merge in tool`` (planned), ``merged in tool`` / ``merge failed`` (applied), ``follow``."""
+
+
 class SyncReport(BaseModel):
     run_id: str
     dry_run: bool
@@ -57,6 +80,8 @@ class SyncReport(BaseModel):
     golden_changed: int = 0
     golden_merged: int = 0
     dead_letters: int = 0
+    drift: list[DriftRow] = Field(default_factory=list)
+    merges: list[MergeRow] = Field(default_factory=list)
     status: str = "running"
 
     def tool(self, name: str, entity: str = "person") -> ToolCounts:

@@ -26,6 +26,7 @@ from connectors.registry import capabilities, tools
 from flows.apply import apply_writes, journal_held
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
 from flows.credentials import connected
+from flows.drift import alert_on_drift, detect_drift, report_drift, store_observed
 from flows.extract import extract_stream, map_records
 from flows.failures import failure_line, with_failure_line
 from flows.merges import (
@@ -45,6 +46,7 @@ from matching.fellegi_sunter import Model
 from matching.model import KnownIndex, MatchResult
 from matching.probabilistic import GoldenIndex
 from matching.settings import load_settings
+from reconcile.drift import Observed, held_fields, observe
 from reconcile.goldens import (
     Merged,
     checkpoint_rows,
@@ -235,13 +237,20 @@ def plan_writes(
     links: dict[str, list[LinkView]],
     mappings: list[ToolMapping],
     refs: RefIndex | None = None,
+    drifted: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> Plan:
     never = {m.tool for m in mappings if capabilities(m.tool, m.entity).create == "never"}
     linked = {v.tool for views in links.values() for v in views}
     known = providers()
     categories = {tool: known[tool].category for tool in linked if tool in known}
     return build_plan(
-        {uid: g.values for uid, g in goldens.items()}, links, mappings, never, refs, categories
+        {uid: g.values for uid, g in goldens.items()},
+        links,
+        mappings,
+        never,
+        refs,
+        categories,
+        drifted,
     )
 
 
@@ -369,6 +378,7 @@ def sync(
         raise
     progress.set(100.0)
     alert_on_dead_letters(report, dead_letter_threshold)
+    alert_on_drift(report)
     report.status = "completed"
     with session_scope(engine) as session:
         finish_run(session, run_id, "completed", report.model_dump(mode="json"))
@@ -396,6 +406,8 @@ class _Reads:
     """Map-stage dead letters whose record went through this run: closed at checkpoint."""
     archived: dict[str, list[str]] = field(default_factory=dict)
     """Tool -> ids its ``gone_stream`` lists (deleted or archived in the tool)."""
+    observed: dict[tuple[str, str], Observed] = field(default_factory=dict)
+    """(tool, stream) -> the fields its complete read carried (schema drift)."""
 
 
 def _retry_malformed(
@@ -493,6 +505,8 @@ def _read_all(
                 merges.setdefault(survivor, []).extend(ids)
             if extracted.error is None and extracted.checkpoint is not None:
                 reads.cursors[(tool, mapping.stream)] = extracted.checkpoint
+            if extracted.error is None:
+                reads.observed[(tool, mapping.stream)] = observe(mapping, extracted.records)
             if not dry_run:
                 report.dead_letters += _dead_letter_invalid(engine, run_id, tool, mapping.stream, m)
         if main.gone_stream and mode != "incremental":
@@ -691,6 +705,8 @@ def _sync_entity(
         refs,
     )
     mapped, cursors = reads.mapped, reads.cursors
+    drifts = detect_drift(engine, reads.observed)
+    report_drift(report, drifts)
 
     followed: list[FollowedMerge] = []
     gone: set[tuple[str, str]] = set()
@@ -750,7 +766,9 @@ def _sync_entity(
         }
     links = _link_views(engine, planned_ids, fresh)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
-    plan = plan_writes(planned_goldens, dict(links), list(mappings.values()), refs)
+    plan = plan_writes(
+        planned_goldens, dict(links), list(mappings.values()), refs, held_fields(drifts)
+    )
     plan = without_recreates(hold_refused(plan, failed.refused), _deleted_in_tools(engine, entity))
     duplicates = in_tool_duplicates(links, matches, entity)
     progress.at((EXTRACT_SHARE + 10) / 100)
@@ -778,6 +796,7 @@ def _sync_entity(
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
     )
     checkpoint(engine, run_id, entity, mapped, matches, cursors, written, reads.settled)
+    store_observed(engine, reads.observed, drifts)
     merge_in_tools(engine, duplicates, run_id, entity)
     return plan, duplicates
 

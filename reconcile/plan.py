@@ -62,8 +62,8 @@ class Skipped(BaseModel):
     unified_id: str
     reason: str
     field: str | None = None
-    """A consent decision: the field revsync did not write (``mappings.consent``); the sync
-    journals these as ``held``."""
+    """The one field revsync did not write, for a consent decision (``mappings.consent``) or a
+    field that vanished from the tool (``reconcile.drift``); the sync journals these ``held``."""
     record_id: str | None = None
     old: str | None = None
     new: str | None = None
@@ -135,12 +135,38 @@ def _consent_holds(
     ]
 
 
+def _drift_holds(
+    mapping: ToolMapping,
+    unified_id: str,
+    golden: Mapping[str, str | None],
+    link: LinkView | None,
+    fields: Iterable[str],
+    held: Mapping[str, str],
+) -> list[Skipped]:
+    """The changes among ``fields`` to a field that vanished from the tool: held until an
+    admin confirms the drift (``held``: unified field -> reason)."""
+    return [
+        Skipped(
+            tool=mapping.tool,
+            unified_id=unified_id,
+            reason=held[field],
+            field=field,
+            record_id=None if link is None else link.record_id,
+            old=None if link is None else link.values.get(field),
+            new=golden.get(field),
+        )
+        for field in fields
+        if field in held
+    ]
+
+
 def _update_for(
     mapping: ToolMapping,
     unified_id: str,
     golden: Mapping[str, str | None],
     link: LinkView,
     refs: RefIndex,
+    drifted: Mapping[str, str] | None = None,
 ) -> list[PlannedWrite | Skipped]:
     comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
@@ -161,6 +187,8 @@ def _update_for(
         if after.get(field, new) != old:
             changes[field] = FieldChange(old=old, new=new)
     holds = _consent_holds(mapping, unified_id, golden, link, changes)
+    rest = [f for f in changes if f not in {h.field for h in holds}]
+    holds += _drift_holds(mapping, unified_id, golden, link, rest, drifted or {})
     held: list[PlannedWrite | Skipped] = list(holds)
     for hold in holds:
         del changes[str(hold.field)]
@@ -203,7 +231,11 @@ def _update_for(
 
 
 def _create_for(
-    mapping: ToolMapping, unified_id: str, golden: Mapping[str, str | None], refs: RefIndex
+    mapping: ToolMapping,
+    unified_id: str,
+    golden: Mapping[str, str | None],
+    refs: RefIndex,
+    drifted: Mapping[str, str] | None = None,
 ) -> PlannedWrite | Skipped:
     key = unified_id if mapping.natural_key == UNIFIED_ID_KEY else golden.get(mapping.natural_key)
     if _empty(key):
@@ -229,7 +261,7 @@ def _create_for(
             unified_id=unified_id,
             reason=f"no {', '.join(lacking)}: {mapping.tool} requires it to create a record",
         )
-    outbound = mapped_fields(mapping, "out")
+    outbound = [f for f in mapped_fields(mapping, "out") if f not in (drifted or {})]
     values = {f: golden.get(f) for f in outbound if not _empty(golden.get(f))}
     return PlannedWrite(
         tool=mapping.tool,
@@ -274,6 +306,7 @@ def build_plan(
     never_creates: Collection[str] = (),
     refs: RefIndex | None = None,
     categories: Mapping[str, str] | None = None,
+    drifted: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> Plan:
     """Plan the writes that bring every tool in line with the given golden records.
 
@@ -286,6 +319,8 @@ def build_plan(
     record ids; one the tool holds no record for is left out of its writes. A tool's record
     types (a CRM's leads) are written each with its own section; a create takes the type whose
     ``create_when`` the golden's linked tools' ``categories`` (tool -> category) satisfy.
+    ``drifted``: (tool, stream) -> unified field -> reason, fields that vanished from the
+    tool's records: not written there (updates skip them, saying why; creates leave them out).
     """
     plan = Plan()
     refs = refs or RefIndex()
@@ -300,10 +335,13 @@ def build_plan(
             for view in own:
                 kind = mapping.for_record(view.record_id)
                 golden = reachable(kind, values, refs)
-                items += _update_for(kind, unified_id, golden, view, refs)
+                held = (drifted or {}).get((kind.tool, kind.stream))
+                items += _update_for(kind, unified_id, golden, view, refs, held)
             if not own and mapping.creates and mapping.tool not in never_creates:
                 kind = type_for_create(mapping, {categories.get(v.tool, "") for v in linked})
-                items.append(_create_for(kind, unified_id, reachable(kind, values, refs), refs))
+                held = (drifted or {}).get((kind.tool, kind.stream))
+                golden = reachable(kind, values, refs)
+                items.append(_create_for(kind, unified_id, golden, refs, held))
             for item in items:
                 if isinstance(item, PlannedWrite):
                     plan.writes.append(item)

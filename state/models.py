@@ -28,6 +28,7 @@ __all__ = [
     "Cursor",
     "DeadLetter",
     "DeadLetterStage",
+    "FieldSeen",
     "GoldenRecord",
     "JournalEntry",
     "JournalOp",
@@ -234,6 +235,29 @@ class MatchModel(SQLModel, table=True):
     trained_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class FieldSeen(SQLModel, table=True):
+    """One field of one tool stream as reads saw it (schema drift, ``reconcile/drift.py``).
+
+    ``rate`` is the share of the last read's records that carried it; ``vanished_at`` is set
+    when a read no longer carries a mapped field, ``confirmed_at`` when an admin says the drift
+    is wanted (its writes go again); both clear when a read carries the field again.
+    """
+
+    __tablename__ = "fields_seen"
+
+    tool: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    path: str = Field(primary_key=True)
+    mapped: bool = False
+    unified: str | None = None
+    """The unified fields read from it, comma-separated (mapped paths only)."""
+    rate: float = 0.0
+    first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    vanished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirmed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 ALL_MODELS: Final[tuple[type[SQLModel], ...]] = (
     Run,
     Cursor,
@@ -245,6 +269,7 @@ ALL_MODELS: Final[tuple[type[SQLModel], ...]] = (
     ReviewItem,
     CannotLink,
     MatchModel,
+    FieldSeen,
 )
 ALL_TABLES: Final[tuple[Table, ...]] = tuple(
     model.__table__  # type: ignore[attr-defined]
