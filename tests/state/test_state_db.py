@@ -87,6 +87,7 @@ def test_init_schema_creates_every_table_and_is_idempotent(state_engine: Engine)
         "review_items",
         "cannot_links",
         "match_models",
+        "fields_seen",
     }
 
 
