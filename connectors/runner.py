@@ -203,8 +203,15 @@ def _run(
         raise _read_failed(conn.tool, stream, errors or final, secrets)
 
 
+_CDK_DUMPS = ("' request to '", "Exception while syncing stream", "Retries exhausted")
+"""CDK error records that dump the whole request, body and headers, or a stream's traceback:
+the failure they describe is raised again as one ``ReadFailed`` line, so they only go to this
+module's DEBUG log (``--debug``), never to an operator's console."""
+
+
 class _SecretFilter(logging.Filter):
-    """Masks secrets in CDK log records (it logs response bodies, which may echo a token)."""
+    """Masks secrets in CDK log records (it logs response bodies, which may echo a token) and
+    keeps the CDK's request dumps and tracebacks out of the console (see ``_CDK_DUMPS``)."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -213,6 +220,11 @@ class _SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         masked = scrub(text, self._secrets)
+        if record.levelno >= logging.ERROR and any(dump in masked for dump in _CDK_DUMPS):
+            logger.debug(
+                "cdk: %s", masked.split(" Request (body):", 1)[0], exc_info=record.exc_info
+            )
+            return False
         if masked != text:
             record.msg, record.args = masked, None
         return True
