@@ -310,6 +310,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # The sandbox and the demo work offline: no usage telemetry from the embedded Prefect server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.prefect_home import use_project_prefect_home
+
+    use_project_prefect_home()  # no server configured: the embedded one's files in .revsync/
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if not args.debug:
