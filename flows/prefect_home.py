@@ -39,6 +39,7 @@ def use_project_prefect_home(
     if _profile_names_a_server(profiles):
         return None
     home = (cwd or Path.cwd()) / ".revsync" / "prefect"
+    home.mkdir(parents=True, exist_ok=True)  # Prefect creates only the last level
     env["PREFECT_HOME"] = str(home)
     if profiles.is_file():
         env["PREFECT_PROFILES_PATH"] = str(profiles)  # the user's profile still applies

@@ -12,6 +12,7 @@ def test_no_server_configured_puts_the_home_under_the_project(tmp_path: Path) ->
     home = use_project_prefect_home(env, cwd=tmp_path)
     assert home == tmp_path / ".revsync" / "prefect"
     assert env["PREFECT_HOME"] == str(home)
+    assert home.is_dir()
 
 
 def test_a_chosen_home_or_server_stands(tmp_path: Path) -> None:
