@@ -14,9 +14,21 @@ __all__ = ["main"]
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     import json
+    import shlex
 
-    from sandbox.server import serve_forever
+    from flows.demo import sandbox_environment_at
+    from sandbox.server import HOST, serve_forever
 
+    url = f"http://{HOST}:{args.port}"
+    exports = [
+        f"export {key}={shlex.quote(value)}"
+        for key, value in sorted(sandbox_environment_at(url).items())
+    ]
+    if args.env:
+        print("\n".join(exports))
+        return 0
+    print(f"sandbox listening on {url}; point revsync at it with:")
+    print("\n".join(exports), flush=True)
     faults = [json.loads(spec) for spec in args.fault or []]
     serve_forever(port=args.port, seed_people=args.people, seed=args.seed, faults=faults)
     return 0
@@ -241,7 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sandbox", help="serve the local vendor imitations on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8710)
+    p.add_argument("--port", type=int, default=8710, help="port on 127.0.0.1 (default 8710)")
+    p.add_argument(
+        "--env",
+        action="store_true",
+        help="print only the export lines for every tool's REVSYNC_* variables, then exit",
+    )
     p.add_argument("--people", type=int, default=200, help="seed this many people (0: empty)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
