@@ -85,6 +85,11 @@ def render_report(title: str, report: SyncReport) -> str:
     return "\n".join(lines)
 
 
+def _failing(report: SyncReport) -> bool:
+    counts = report.tools.values()
+    return report.dead_letters > 0 or any(c.failed or c.read_error for c in counts)
+
+
 class DemoOutcome:
     def __init__(self, first: SyncReport, second: SyncReport) -> None:
         self.first = first
@@ -92,7 +97,8 @@ class DemoOutcome:
 
     @property
     def converged(self) -> bool:
-        return self.second.written == 0
+        """Nothing written by the second sync and nothing left failing in either."""
+        return self.second.written == 0 and not _failing(self.second)
 
 
 def run_demo(people: int = 200, seed: int = 42, workdir: Path | None = None) -> DemoOutcome:
