@@ -38,6 +38,7 @@ __all__ = [
     "classify",
     "classify_response",
     "describe_request",
+    "read_advice",
     "scrub",
     "vendor_message",
 ]
@@ -160,6 +161,18 @@ def classify(
     if status_code in _SKIP_STATUSES:
         return ErrorClass.SKIP
     return ErrorClass.FATAL
+
+
+def read_advice(status: int | None, error_class: ErrorClass, base_url_var: str) -> str:
+    """What to do when a whole stream read stopped, by the one classification above.
+
+    A 404 on a read is not one missing record: the endpoint itself is not there, so the base
+    URL is wrong (a typo, a path missing, another region); re-running cannot help."""
+    if status == 404:
+        return f"check the base URL ({base_url_var}), then re-run"
+    if error_class is ErrorClass.FATAL:
+        return "fix the configuration, then re-run"
+    return "re-run later; it resumes from the last checkpoint"
 
 
 def classify_response(response: httpx.Response, rules: ErrorRules | None = None) -> ErrorClass:

@@ -36,6 +36,7 @@ __all__ = [
     "ConnectionField",
     "Provider",
     "ProviderError",
+    "UnknownTool",
     "WriteProbe",
     "load_provider",
     "provider_for",
@@ -332,9 +333,18 @@ def providers() -> dict[str, Provider]:
     return found
 
 
+class UnknownTool(KeyError):
+    """A tool name no connector folder declares; the message names the known ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown tool"
+
+
 def provider_for(tool: str) -> Provider:
-    """The facts for ``tool``; a ``KeyError`` names the tools we know."""
+    """The facts for ``tool``; an :class:`UnknownTool` names the tools we know."""
     try:
         return providers()[tool]
     except KeyError:
-        raise KeyError(f"unknown tool {tool!r}; known: {', '.join(sorted(providers()))}") from None
+        raise UnknownTool(
+            f"unknown tool {tool!r}; known: {', '.join(sorted(providers()))}"
+        ) from None

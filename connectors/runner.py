@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,7 +46,8 @@ with warnings.catch_warnings():
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connectors.connections import Connection
-from connectors.errors import ErrorClass, ReadFailed, scrub
+from connectors.errors import ErrorClass, ReadFailed, read_advice, scrub
+from connectors.providers import provider_for
 from connectors.registry import manifest_path
 
 __all__ = ["Checkpoint", "Record", "build_source", "cdk_sleep", "check_stream", "read_stream"]
@@ -203,8 +205,15 @@ def _run(
         raise _read_failed(conn.tool, stream, errors or final, secrets)
 
 
+_CDK_DUMPS = ("' request to '", "Exception while syncing stream", "Retries exhausted")
+"""CDK error records that dump the whole request, body and headers, or a stream's traceback:
+the failure they describe is raised again as one ``ReadFailed`` line, so they only go to this
+module's DEBUG log (``--debug``), never to an operator's console."""
+
+
 class _SecretFilter(logging.Filter):
-    """Masks secrets in CDK log records (it logs response bodies, which may echo a token)."""
+    """Masks secrets in CDK log records (it logs response bodies, which may echo a token) and
+    keeps the CDK's request dumps and tracebacks out of the console (see ``_CDK_DUMPS``)."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -213,6 +222,11 @@ class _SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         masked = scrub(text, self._secrets)
+        if record.levelno >= logging.ERROR and any(dump in masked for dump in _CDK_DUMPS):
+            logger.debug(
+                "cdk: %s", masked.split(" Request (body):", 1)[0], exc_info=record.exc_info
+            )
+            return False
         if masked != text:
             record.msg, record.args = masked, None
         return True
@@ -267,17 +281,20 @@ def _read_failed(
             seen.append(text)
     detail = " | ".join(seen) or "the CDK reported a failure without a message"
     detail = scrub(detail, secrets)
-    action = (
-        "fix the configuration, then re-run"
-        if config_error
-        else "re-run later; it resumes from the last checkpoint"
-    )
+    status = 404 if _NOT_FOUND.search(detail) else None
+    error_class = ErrorClass.FATAL if config_error or status else ErrorClass.RETRY
+    action = read_advice(status, error_class, provider_for(tool).env_var("base_url"))
     return ReadFailed(
         f"reading {tool} {stream} failed: {detail}. {action}",
         tool=tool,
         stream=stream,
-        error_class=ErrorClass.FATAL if config_error else ErrorClass.RETRY,
+        status=status,
+        error_class=error_class,
     )
+
+
+_NOT_FOUND = re.compile(r"(?:HTTP Status Code: |status code '|\()404\b")
+"""How the CDK's failure texts name a 404 (the status is not kept apart from the text)."""
 
 
 def _catalog(

@@ -6,17 +6,49 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from mappings.model import ENTITIES
 
+if TYPE_CHECKING:
+    from flows.report import SyncReport
+
 __all__ = ["main"]
+
+_DESCRIPTION = "Keep people, companies, deals, tickets and calls in sync across your tools."
+_EPILOG = """\
+settings (environment variables):
+  REVSYNC_<TOOL>_<FIELD>     a tool's connection, e.g. its token and base URL; `revsync connect
+                             <tool> --help` lists a tool's fields, `revsync sandbox --env` prints
+                             the sandbox's values for every tool
+  REVSYNC_STATE_URL          the state store (default sqlite:///<cwd>/.revsync/state.db;
+                             PostgreSQL: postgresql+psycopg://user@host/db)
+  REVSYNC_MAPPINGS_DIR       the mapping files (default: the project's mappings/)
+  PREFECT_API_URL            a Prefect server to run against (default: an embedded one, its
+                             files under .revsync/prefect)
+
+exit codes: 0 done, 1 done but something failed (a read, a check, a demo that did not
+converge), 2 a setting or argument is wrong (one line says which; --debug for the traceback)
+"""
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     import json
+    import shlex
 
-    from sandbox.server import serve_forever
+    from flows.demo import sandbox_environment_at
+    from sandbox.server import HOST, serve_forever
 
+    url = f"http://{HOST}:{args.port}"
+    exports = [
+        f"export {key}={shlex.quote(value)}"
+        for key, value in sorted(sandbox_environment_at(url).items())
+    ]
+    if args.env:
+        print("\n".join(exports))
+        return 0
+    print(f"sandbox listening on {url}; point revsync at it with:")
+    print("\n".join(exports), flush=True)
     faults = [json.loads(spec) for spec in args.fault or []]
     serve_forever(port=args.port, seed_people=args.people, seed=args.seed, faults=faults)
     return 0
@@ -40,7 +72,20 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
         print()
         print(plan_markdown(result.plan, dry_run=True))
-    return 0
+    return _read_failures(result.report)
+
+
+def _read_failures(report: SyncReport) -> int:
+    """A run whose read failed did not sync that tool: say so on stderr, exit 1."""
+    failed = {name: c.read_error for name, c in sorted(report.tools.items()) if c.read_error}
+    for name, error in failed.items():
+        tool = name.split("/", 1)[0]
+        print(
+            f"revsync sync: {name} was not read ({error}); run `revsync check --tools {tool}`, "
+            "fix what it names, then re-run: the next run resumes from the last checkpoint",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def _read_secret(args: argparse.Namespace, label: str) -> str:
@@ -263,17 +308,29 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="revsync", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="revsync",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback when a command fails"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sandbox", help="serve the local vendor imitations on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8710)
-    p.add_argument("--people", type=int, default=200, help="seed this many people (0: empty)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--port", type=int, default=8710, help="port on 127.0.0.1 (default 8710)")
+    p.add_argument(
+        "--env",
+        action="store_true",
+        help="print only the export lines for every tool's REVSYNC_* variables, then exit",
+    )
+    p.add_argument(
+        "--people", type=int, default=200, help="seed this many people (0: empty; default 200)"
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed of the world (default 42)")
     p.add_argument(
         "--fault",
         action="append",
@@ -291,7 +348,12 @@ def _parser() -> argparse.ArgumentParser:
         default="incremental",
         help="incremental (from cursors), full (plan every golden record), backfill (from scratch)",
     )
-    p.add_argument("--dead-letter-threshold", type=int, default=50)
+    p.add_argument(
+        "--dead-letter-threshold",
+        type=int,
+        default=50,
+        help="emit the dead-letters event above this many dead letters (default 50)",
+    )
     p.set_defaults(func=_cmd_sync)
 
     _connect_parsers(sub.add_parser("connect", help="store a tool's connection, then check it"))
@@ -301,22 +363,26 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("budgets", help="shared per-tool API budgets (Prefect global limits)")
-    p.add_argument("action", choices=("apply",))
+    p.add_argument("action", choices=("apply",), help="apply: create or update the limits")
     p.set_defaults(func=_cmd_budgets)
 
     p = sub.add_parser("automations", help="create the automations in ops/automations.yaml")
-    p.add_argument("action", choices=("apply",))
+    p.add_argument("action", choices=("apply",), help="apply: create or update them")
     p.add_argument("--webhook-url", help="create the notification block as this webhook")
     p.set_defaults(func=_cmd_automations)
 
     p = sub.add_parser("demo", help="seed a sandbox, sync twice, report per tool")
-    p.add_argument("--people", type=int, default=200)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--people", type=int, default=200, help="seed this many people (default 200)")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the world (default 42)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("review", help="list unsure matches with their evidence; accept/reject")
     p.add_argument(
-        "action", nargs="?", default="list", choices=("list", "accept", "reject", "split")
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "accept", "reject", "split"),
+        help="list (default), accept ID (merge), reject ID (keep apart), split TOOL:ID",
     )
     p.add_argument("target", nargs="?", help="review id (accept/reject) or tool:record_id (split)")
     p.add_argument(
@@ -330,7 +396,13 @@ def _parser() -> argparse.ArgumentParser:
         "dead-letters",
         help="list what failed and waits to be retried; dismiss what should not be",
     )
-    p.add_argument("action", nargs="?", default="list", choices=("list", "dismiss"))
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "dismiss"),
+        help="list (default) or dismiss IDS",
+    )
     p.add_argument("ids", nargs="*", type=int, help="dead letter ids (dismiss)")
     p.add_argument("--tool", help="only this tool's (list)")
     p.set_defaults(func=_cmd_dead_letters)
@@ -348,6 +420,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # The sandbox and the demo work offline: no usage telemetry from the embedded Prefect server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.prefect_home import use_project_prefect_home
+
+    use_project_prefect_home()  # no server configured: the embedded one's files in .revsync/
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if not args.debug:

@@ -16,9 +16,16 @@ from connectors.providers import providers
 from flows.report import SyncReport
 from flows.sync import default_tools, sync
 from sandbox import credentials
+from sandbox.requestlog import TOOL_PREFIXES
 from sandbox.server import SandboxServer
 
-__all__ = ["DemoOutcome", "render_report", "run_demo", "sandbox_environment"]
+__all__ = [
+    "DemoOutcome",
+    "render_report",
+    "run_demo",
+    "sandbox_environment",
+    "sandbox_environment_at",
+]
 
 COLUMNS = ("read", "invalid", "unchanged", "matched", "new", "created", "updated", "failed")
 
@@ -29,11 +36,20 @@ def sandbox_environment(
     """The connection settings that point revsync at a running sandbox, for every connector
     that declares the sandbox's values (``sandbox:`` in its ``connector.yaml``), or only for
     ``tools``."""
+    return sandbox_environment_at(server.url, tools)
+
+
+def sandbox_environment_at(url: str, tools: Collection[str] | None = None) -> dict[str, str]:
+    """:func:`sandbox_environment` for a sandbox listening at ``url`` (``revsync sandbox``
+    prints these as ``export`` lines before it starts)."""
+    prefixes = {tool: prefix for prefix, tool in TOOL_PREFIXES.items()}
     env: dict[str, str] = {}
     for provider in providers().values():
         if not provider.sandbox or (tools is not None and provider.tool not in tools):
             continue
-        env[provider.env_var("base_url")] = server.base_url(provider.tool)
+        if provider.tool not in prefixes:
+            continue
+        env[provider.env_var("base_url")] = url + prefixes[provider.tool]
         for name, constant in provider.sandbox.items():
             env[provider.env_var(name)] = str(getattr(credentials, constant))
     return env
@@ -74,6 +90,11 @@ def render_report(title: str, report: SyncReport) -> str:
     return "\n".join(lines)
 
 
+def _failing(report: SyncReport) -> bool:
+    counts = report.tools.values()
+    return report.dead_letters > 0 or any(c.failed or c.read_error for c in counts)
+
+
 class DemoOutcome:
     def __init__(self, first: SyncReport, second: SyncReport) -> None:
         self.first = first
@@ -81,7 +102,8 @@ class DemoOutcome:
 
     @property
     def converged(self) -> bool:
-        return self.second.written == 0
+        """Nothing written by the second sync and nothing left failing in either."""
+        return self.second.written == 0 and not _failing(self.second)
 
 
 def run_demo(people: int = 200, seed: int = 42, workdir: Path | None = None) -> DemoOutcome:

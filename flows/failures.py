@@ -10,14 +10,24 @@ import yaml
 from pydantic import ValidationError
 
 from connectors.errors import ConfigError, ConnectorError, ErrorClass
-from connectors.providers import providers
+from connectors.providers import UnknownTool, providers
 from mappings.errors import MappingConfigError
 
-__all__ = ["SyncFailed", "failure_line", "with_failure_line"]
+__all__ = ["SyncFailed", "UsageError", "failure_line", "with_failure_line"]
 
 
 class SyncFailed(RuntimeError):
     """A run stopped on a problem an operator must fix; the message is the one-liner."""
+
+
+class UsageError(ValueError):
+    """A command named something that is not there or cannot be done any more (an unknown
+    review id, a pair already decided); the message is the whole line."""
+
+
+_ONE_LINE = "_revsync_failure_line"
+"""Attribute marking an exception whose message already is the one-liner (it went through
+:func:`with_failure_line` inside the flow); the CLI prints it as it is."""
 
 
 def _fix(tool: str) -> str:
@@ -40,7 +50,11 @@ def _mapping_reason(exc: MappingConfigError) -> str:
 
 def failure_line(exc: BaseException) -> str:
     """``<what failed>: <what to do>`` for any exception a sync run can end with."""
-    if isinstance(exc, SyncFailed):
+    if isinstance(exc, SyncFailed | UsageError):
+        return str(exc)
+    if getattr(exc, _ONE_LINE, False) and isinstance(exc, ConnectorError):
+        return exc.message
+    if isinstance(exc, UnknownTool):
         return str(exc)
     if isinstance(exc, MappingConfigError):
         return f"mapping problem: {_mapping_reason(exc)} (fix the mapping file, then re-run)"
@@ -63,6 +77,8 @@ def failure_line(exc: BaseException) -> str:
                 f"{tool} refused the call for missing permissions (403): grant the scope the "
                 f"message names, then re-run ({exc.message})"
             )
+        if isinstance(exc, ConfigError) and "revsync connect" in exc.message:
+            return f"{tool} is not connected: {exc.message}"  # the message names the fix
         if isinstance(exc, ConfigError) or exc.error_class is ErrorClass.FATAL:
             return f"{tool} configuration problem: {exc.message} ({_fix(tool)})"
         return f"{tool} kept failing after retries: {exc.message}; re-run later, it resumes"
@@ -77,10 +93,7 @@ def failure_line(exc: BaseException) -> str:
             f"the state store failed ({name}): check REVSYNC_STATE_URL and that the database "
             "is reachable, then re-run"
         )
-    if isinstance(exc, LookupError | ValueError):
-        # raised with a message for the user: an unknown tool or id, a decision already taken
-        return str(exc.args[0]) if exc.args else name
-    return f"sync failed unexpectedly ({name}: {exc}); see the logs of this run, then re-run"
+    return f"failed unexpectedly ({name}: {exc}); see the logs (or --debug), then re-run"
 
 
 def with_failure_line(exc: Exception, line: str) -> Exception:
@@ -90,11 +103,13 @@ def with_failure_line(exc: Exception, line: str) -> Exception:
     admin sees in the run list; the original stays chained as ``__cause__`` for the logs.
     """
     if isinstance(exc, ConnectorError):
-        return type(exc)(
+        replacement = type(exc)(
             line,
             tool=exc.tool,
             stream=exc.stream,
             status=exc.status,
             error_class=exc.error_class,
         )
+        setattr(replacement, _ONE_LINE, True)
+        return replacement
     return exc

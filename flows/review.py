@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from flows.failures import UsageError
 from mappings.spec import MappedRecord
 from mappings.survivorship import golden_from_scratch, load_rules
 from matching.deterministic import ID_NAMESPACE
@@ -128,7 +129,7 @@ def accept(engine: Engine, review_id: int) -> str:
         left = _side_uid(session, entity, item.left_key)
         right = _side_uid(session, entity, item.right_key)
         if left is None or right is None:
-            raise ValueError(f"review #{review_id}: a side is no longer linked")
+            raise UsageError(f"review #{review_id}: a side is no longer linked; nothing changed")
         survivor = min(left, right) if not item.right_key.startswith("unified:") else right
         gone = left if survivor == right else right
         if gone != survivor:
@@ -166,7 +167,7 @@ def split(engine: Engine, record_key: str, entity: str = "person") -> list[str]:
     with session_scope(engine) as session:
         uid = _side_uid(session, entity, record_key)
         if uid is None:
-            raise ValueError(f"{record_key} is not linked as a {entity}")
+            raise UsageError(f"{record_key} is not linked as a {entity}; nothing changed")
         touched = _forbid(session, entity, record_key, f"unified:{uid}", None)
     return touched
 
@@ -209,9 +210,12 @@ def _forbid(
 def _pending(session: Session, review_id: int) -> ReviewItem:
     item = get_review(session, review_id)
     if item is None:
-        raise KeyError(f"no review item #{review_id}")
+        raise UsageError(f"no review item #{review_id} (see revsync review)")
     if item.status != "pending":
-        raise ValueError(f"review #{review_id} is already {item.status}")
+        raise UsageError(
+            f"review #{review_id} is already {item.status}; nothing changed "
+            "(revsync review lists the pending ones)"
+        )
     return item
 
 

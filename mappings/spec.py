@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -526,9 +527,45 @@ def _load_mappings(directory: Path, tool: str) -> dict[str, Mapping]:
     path = directory / f"{tool}.yaml"
     if not path.is_file():
         raise MappingConfigError(f"no mapping file for tool {tool!r} (expected {path})")
-    with path.open(encoding="utf-8") as fh:
+    text = path.read_text(encoding="utf-8")
+    with path.open(encoding="utf-8") as fh:  # from the file: YAML errors name it
         document = yaml.safe_load(fh)
-    return parse_mapping_file(tool, document, _custom_fields(directory))
+    try:
+        return parse_mapping_file(tool, document, _custom_fields(directory))
+    except MappingConfigError as exc:
+        raise _located(exc, path.name, text) from exc
+
+
+_NAMED = re.compile(r"^field '(?P<field>[^']+)'(?:: unknown transform '(?P<transform>[^']+)')?")
+
+
+def _located(exc: MappingConfigError, filename: str, text: str) -> MappingConfigError:
+    """The validator's sentences, prefixed with ``<file> line N`` of the field they name.
+
+    Pydantic reports where in the parsed document, not where in the file: the line is found
+    again from the unified field (and transform) the sentence quotes."""
+    inner = exc.__context__
+    if not isinstance(inner, ValidationError):
+        return exc
+    reasons = [str(e["msg"]).removeprefix("Value error, ") for e in inner.errors()]
+    line = next((n for r in reasons if (n := _line_of(r, text)) is not None), None)
+    where = f"{filename} line {line}" if line is not None else filename
+    return MappingConfigError(f"{where}: {'; '.join(reasons)}")
+
+
+def _line_of(reason: str, text: str) -> int | None:
+    named = _NAMED.match(reason)
+    if named is None:
+        return None
+    wanted = [rf"unified:\s*['\"]?{re.escape(named['field'])}\b"]
+    if named["transform"]:
+        wanted.append(rf"transform:\s*['\"]?{re.escape(named['transform'])}\b")
+    lines = text.splitlines()
+    for patterns in (wanted, wanted[:1]):  # a field written over several lines: its unified
+        for number, line in enumerate(lines, start=1):
+            if all(re.search(pattern, line) for pattern in patterns):
+                return number
+    return None
 
 
 def load_mappings(tool: str) -> dict[str, Mapping]:
