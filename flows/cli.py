@@ -208,30 +208,6 @@ def _cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    from state.db import engine_from_url, init_schema, session_scope
-    from state.dead_letters import open_dead_letters, resolve_dead_letters
-
-    engine = engine_from_url()
-    init_schema(engine)
-    with session_scope(engine) as session:
-        if args.action == "dismiss":
-            if not args.ids:
-                print("dead-letters dismiss needs the ids to dismiss (see dead-letters list)")
-                return 2
-            closed = resolve_dead_letters(session, args.ids)
-            print(f"{closed} dead letters dismissed: no later run retries them")
-            return 0
-        letters = open_dead_letters(session, args.tool)
-        if not letters:
-            print("No open dead letters.")
-        for d in letters:
-            record = d.record_id or (d.payload or {}).get("unified_id") or "-"
-            print(f"#{d.id} {d.created_at:%Y-%m-%d %H:%M} {d.tool}/{d.stream} {d.stage} {record}")
-            print(f"    {d.reason}")
-    return 0
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revsync", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -296,14 +272,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_review)
 
-    p = sub.add_parser(
-        "dead-letters",
-        help="list what failed and waits to be retried; dismiss what should not be",
-    )
-    p.add_argument("action", nargs="?", default="list", choices=("list", "dismiss"))
-    p.add_argument("ids", nargs="*", type=int, help="dead letter ids (dismiss)")
-    p.add_argument("--tool", help="only this tool's (list)")
-    p.set_defaults(func=_cmd_dead_letters)
+    from flows import dead_letters_cli
+
+    dead_letters_cli.add_parser(sub)
     return parser
 
 

@@ -53,9 +53,9 @@ def _planned_row(
     at: dt.datetime,
 ) -> dict[str, Any]:
     if op not in JOURNAL_OPS:
-        raise ValueError(f"journal op is create or update, not {op!r}")
-    if op == "update" and record_id is None:
-        raise ValueError("an update needs the tool's record_id")
+        raise ValueError(f"journal op is create, update or archive, not {op!r}")
+    if op in ("update", "archive") and record_id is None:
+        raise ValueError(f"an {op} needs the tool's record_id")
     return {
         "run_id": run_id,
         "tool": tool,
