@@ -32,9 +32,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         mode=args.mode,
         dead_letter_threshold=args.dead_letter_threshold,
+        max_writes=args.max_writes,
     )
     title = "Dry run: planned, nothing written" if args.dry_run else "Sync"
     print(render_report(title, result.report))
+    for reason in result.report.held:
+        print(f"HELD {reason}")
     if args.dry_run:
         from flows.artifacts import plan_markdown
 
@@ -238,6 +241,11 @@ def _parser() -> argparse.ArgumentParser:
         help="incremental (from cursors), full (plan every golden record), backfill (from scratch)",
     )
     p.add_argument("--dead-letter-threshold", type=int, default=50)
+    p.add_argument(
+        "--max-writes",
+        type=int,
+        help="hold a tool whose plan writes more records than this (default $REVSYNC_MAX_WRITES)",
+    )
     p.set_defaults(func=_cmd_sync)
 
     _connect_parsers(sub.add_parser("connect", help="store a tool's connection, then check it"))

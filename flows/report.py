@@ -58,6 +58,8 @@ class SyncReport(BaseModel):
     golden_merged: int = 0
     dead_letters: int = 0
     status: str = "running"
+    held: list[str] = Field(default_factory=list)
+    """Why writes to a tool were held (``max_writes``); the run ends ``held``."""
 
     def tool(self, name: str, entity: str = "person") -> ToolCounts:
         """The counts of one tool's stream of ``entity`` (rows are keyed ``tool/entity``)."""
