@@ -283,6 +283,9 @@ def _parser() -> argparse.ArgumentParser:
     from flows import dead_letters_cli
 
     dead_letters_cli.add_parser(sub)
+    from flows import history_cli
+
+    history_cli.add_parser(sub)
     return parser
 
 
