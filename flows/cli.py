@@ -286,6 +286,9 @@ def _parser() -> argparse.ArgumentParser:
     from flows import history_cli
 
     history_cli.add_parser(sub)
+    from flows import undo_cli
+
+    undo_cli.add_parser(sub)
     return parser
 
 
