@@ -64,9 +64,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         mode=args.mode,
         dead_letter_threshold=args.dead_letter_threshold,
+        max_writes=args.max_writes,
     )
     title = "Dry run: planned, nothing written" if args.dry_run else "Sync"
     print(render_report(title, result.report))
+    for reason in result.report.held:
+        print(f"HELD {reason}")
     if args.dry_run:
         from flows.artifacts import plan_markdown
 
@@ -253,30 +256,6 @@ def _cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    from state.db import engine_from_url, init_schema, session_scope
-    from state.dead_letters import open_dead_letters, resolve_dead_letters
-
-    engine = engine_from_url()
-    init_schema(engine)
-    with session_scope(engine) as session:
-        if args.action == "dismiss":
-            if not args.ids:
-                print("dead-letters dismiss needs the ids to dismiss (see dead-letters list)")
-                return 2
-            closed = resolve_dead_letters(session, args.ids)
-            print(f"{closed} dead letters dismissed: no later run retries them")
-            return 0
-        letters = open_dead_letters(session, args.tool)
-        if not letters:
-            print("No open dead letters.")
-        for d in letters:
-            record = d.record_id or (d.payload or {}).get("unified_id") or "-"
-            print(f"#{d.id} {d.created_at:%Y-%m-%d %H:%M} {d.tool}/{d.stream} {d.stage} {record}")
-            print(f"    {d.reason}")
-    return 0
-
-
 def _cmd_drift(args: argparse.Namespace) -> int:
     from state.db import engine_from_url, init_schema, session_scope
     from state.drift import confirm_drift, open_drift
@@ -354,6 +333,11 @@ def _parser() -> argparse.ArgumentParser:
         default=50,
         help="emit the dead-letters event above this many dead letters (default 50)",
     )
+    p.add_argument(
+        "--max-writes",
+        type=int,
+        help="hold a tool whose plan writes more records than this (default $REVSYNC_MAX_WRITES)",
+    )
     p.set_defaults(func=_cmd_sync)
 
     _connect_parsers(sub.add_parser("connect", help="store a tool's connection, then check it"))
@@ -393,27 +377,22 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_review)
 
     p = sub.add_parser(
-        "dead-letters",
-        help="list what failed and waits to be retried; dismiss what should not be",
-    )
-    p.add_argument(
-        "action",
-        nargs="?",
-        default="list",
-        choices=("list", "dismiss"),
-        help="list (default) or dismiss IDS",
-    )
-    p.add_argument("ids", nargs="*", type=int, help="dead letter ids (dismiss)")
-    p.add_argument("--tool", help="only this tool's (list)")
-    p.set_defaults(func=_cmd_dead_letters)
-
-    p = sub.add_parser(
         "drift", help="fields a tool stopped sending (writes held); confirm one to write it again"
     )
     p.add_argument("action", nargs="?", default="list", choices=("list", "confirm"))
     p.add_argument("tool", nargs="?", help="the tool (confirm; list: only this tool's)")
     p.add_argument("field", nargs="?", help="the tool field or unified field (confirm)")
     p.set_defaults(func=_cmd_drift)
+
+    from flows import dead_letters_cli
+
+    dead_letters_cli.add_parser(sub)
+    from flows import history_cli
+
+    history_cli.add_parser(sub)
+    from flows import undo_cli
+
+    undo_cli.add_parser(sub)
     return parser
 
 

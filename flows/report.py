@@ -83,6 +83,8 @@ class SyncReport(BaseModel):
     drift: list[DriftRow] = Field(default_factory=list)
     merges: list[MergeRow] = Field(default_factory=list)
     status: str = "running"
+    held: list[str] = Field(default_factory=list)
+    """Why writes to a tool were held (``max_writes``); the run ends ``held``."""
 
     def tool(self, name: str, entity: str = "person") -> ToolCounts:
         """The counts of one tool's stream of ``entity`` (rows are keyed ``tool/entity``)."""

@@ -25,6 +25,7 @@ from connectors.providers import providers
 from connectors.registry import capabilities, tools
 from flows.apply import apply_writes, journal_held
 from flows.artifacts import publish_dead_letters, publish_failure, publish_plan, publish_summary
+from flows.caps import max_writes_setting, over_cap
 from flows.credentials import connected
 from flows.drift import alert_on_drift, detect_drift, report_drift, store_observed
 from flows.extract import extract_stream, map_records
@@ -331,6 +332,7 @@ def sync(
     dry_run: bool = False,
     mode: SyncMode = "incremental",
     dead_letter_threshold: int = 50,
+    max_writes: int | None = None,
 ) -> SyncResult:
     """Bring every connected tool in line with the golden records.
 
@@ -340,6 +342,8 @@ def sync(
     `full` also plans every golden record against every tool (the nightly reconciliation);
     `backfill` reads from scratch, ignoring cursors, with the backfill share of the API budget.
     More than `dead_letter_threshold` dead letters emit a `revsync.sync.dead-letters` event.
+    `max_writes` (else `REVSYNC_MAX_WRITES`; 0 or none: no cap) holds a tool's writes when its
+    plan exceeds it (``flows/caps.py``): the run ends `held`.
     """
     logger = get_run_logger()
     if mode not in SYNC_MODES:
@@ -354,6 +358,7 @@ def sync(
         raise ConfigError(
             "no tool is connected: run `revsync connect <tool>` or set its REVSYNC_* variables"
         )
+    cap = max_writes_setting(max_writes)
     run_id = _run_id()
     engine = engine_from_url()
     init_schema(engine)
@@ -362,7 +367,9 @@ def sync(
     with session_scope(engine) as session:
         start_run(session, run_id, flow_run_id=run_id, dry_run=dry_run)
     try:
-        result = _sync(engine, run_id, selected, dry_run, report, mode=mode, progress=progress)
+        result = _sync(
+            engine, run_id, selected, dry_run, report, mode=mode, progress=progress, cap=cap
+        )
     except BaseException as exc:
         report.status = "failed"
         with session_scope(engine) as session:
@@ -379,7 +386,9 @@ def sync(
     progress.set(100.0)
     alert_on_dead_letters(report, dead_letter_threshold)
     alert_on_drift(report)
-    report.status = "completed"
+    report.status = "held" if report.held else "completed"
+    for reason in report.held:
+        logger.warning("held: %s", reason)
     with session_scope(engine) as session:
         finish_run(session, run_id, "completed", report.model_dump(mode="json"))
     publish_summary(report)
@@ -533,6 +542,7 @@ def _apply_all(
     report: SyncReport,
     mode: SyncMode,
     progress: Span,
+    held: Mapping[str, str] | None = None,
 ) -> set[tuple[str, str]]:
     """Apply each tool's share of the plan, in the order the tools were read; returns the
     (tool, record id) of every record written."""
@@ -542,6 +552,8 @@ def _apply_all(
     for i, (tool, mapping) in enumerate(mappings.items()):
         span = progress.part(i * share, (i + 1) * share)
         writes = [w for w in plan.for_tool(tool) if w.entity == mapping.entity]
+        if held and tool in held:
+            writes = []
         applied = apply_writes(tool, mapping, writes, known, engine, run_id, priority, span)
         counts = report.tool(tool, mapping.entity)
         counts.created = applied.created
@@ -586,6 +598,7 @@ def _sync(
     *,
     mode: SyncMode = "incremental",
     progress: Progress | None = None,
+    cap: int | None = None,
 ) -> SyncResult:
     """Each entity in turn, through every tool that maps it; one plan for the whole run."""
     progress = progress or Progress(None)
@@ -606,7 +619,7 @@ def _sync(
             (w.entity, w.tool, w.unified_id) for w in plan.writes if w.op == "create"
         ]
         part, dups = _sync_entity(
-            engine, run_id, entity, mappings, dry_run, report, mode, span, pending
+            engine, run_id, entity, mappings, dry_run, report, mode, span, pending, cap
         )
         plan.writes += part.writes
         plan.skipped += part.skipped
@@ -684,6 +697,7 @@ def _sync_entity(
     mode: SyncMode,
     progress: Span,
     pending: _Pending | None = None,
+    cap: int | None = None,
 ) -> tuple[Plan, list[Duplicate]]:
     """One entity's run; its plan and its in-tool duplicates. ``pending``: what a dry run's
     earlier entities matched and plan to create (a real run has stored it by now)."""
@@ -784,6 +798,8 @@ def _sync_entity(
     _close_settled_retries(engine, mappings, failed.due, plan)
     journal_held(engine, run_id, entity, plan.skipped)
     persist_resolution(engine, run_id, entity, merged, matches)
+    held = over_cap(plan, mappings, cap)
+    report.held += list(held.values())
     known_views = {(v.tool, v.record_id): v for views in links.values() for v in views}
     written = _apply_all(
         engine,
@@ -794,7 +810,11 @@ def _sync_entity(
         report,
         mode,
         progress.part((EXTRACT_SHARE + 10) / 100, 1.0),
+        held,
     )
+    if held:
+        # Not checkpointed: the next run reads and plans these records again (flows/caps.py).
+        return plan, duplicates
     checkpoint(engine, run_id, entity, mapped, matches, cursors, written, reads.settled)
     store_observed(engine, reads.observed, drifts)
     merge_in_tools(engine, duplicates, run_id, entity)

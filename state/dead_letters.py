@@ -11,20 +11,25 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from state.models import DEAD_LETTER_STAGES, DeadLetter, DeadLetterStage
+from state.models import DEAD_LETTER_STAGES, DeadLetter, DeadLetterAttempt, DeadLetterStage
 from state.types import utcnow
 
 __all__ = [
     "MAX_REASON_CHARS",
     "FailedWrite",
     "add_dead_letter",
+    "attempts_for",
     "dead_letters_for_run",
+    "dismiss_dead_letters",
     "failed_writes",
+    "find_dead_letters",
     "open_dead_letters",
     "open_for_stream",
+    "record_attempt",
     "resolve_dead_letter",
     "resolve_dead_letters",
     "resolve_failed_writes",
+    "same_record_letters",
 ]
 
 MAX_REASON_CHARS = 4000
@@ -183,4 +188,92 @@ def resolve_failed_writes(
             session.add(letter)
             closed += 1
     session.flush()
+    return closed
+
+
+def find_dead_letters(
+    session: Session,
+    *,
+    tool: str | None = None,
+    reason: str | None = None,
+    ids: Iterable[int] | None = None,
+    open_only: bool = True,
+) -> list[DeadLetter]:
+    """Dead letters by tool, by a piece of their reason (any case) or by id, oldest first."""
+    stmt = select(DeadLetter)
+    if open_only:
+        stmt = stmt.where(col(DeadLetter.resolved_at).is_(None))
+    if tool is not None:
+        stmt = stmt.where(DeadLetter.tool == tool)
+    if reason:
+        stmt = stmt.where(col(DeadLetter.reason).icontains(reason, autoescape=True))
+    if ids is not None:
+        stmt = stmt.where(col(DeadLetter.id).in_(sorted(set(ids))))
+    return list(session.exec(stmt.order_by(col(DeadLetter.id))))
+
+
+def record_attempt(
+    session: Session,
+    letter_id: int,
+    outcome: str,
+    *,
+    run_id: str | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
+    """Note what a replay or a person did with a dead letter (``failed``, ``resolved``,
+    ``dismissed``); a resolved or dismissed letter is closed too."""
+    when = at or utcnow()
+    session.add(
+        DeadLetterAttempt(
+            letter_id=letter_id,
+            run_id=run_id,
+            outcome=outcome,
+            reason=None if reason is None else reason[:MAX_REASON_CHARS],
+            by=by,
+            at=when,
+        )
+    )
+    if outcome in ("resolved", "dismissed"):
+        letter = session.get(DeadLetter, letter_id)
+        if letter is not None and letter.resolved_at is None:
+            letter.resolved_at = when
+            session.add(letter)
+    session.flush()
+
+
+def attempts_for(session: Session, letter_id: int) -> list[DeadLetterAttempt]:
+    stmt = select(DeadLetterAttempt).where(DeadLetterAttempt.letter_id == letter_id)
+    return list(session.exec(stmt.order_by(col(DeadLetterAttempt.id))))
+
+
+def same_record_letters(session: Session, letter: DeadLetter) -> list[DeadLetter]:
+    """Every dead letter of the same record in the same tool and stage (open or closed), oldest
+    first: a write filed again by each run that failed it, a record read again and refused."""
+    stmt = select(DeadLetter).where(
+        DeadLetter.tool == letter.tool,
+        DeadLetter.stream == letter.stream,
+        DeadLetter.stage == letter.stage,
+    )
+    uid = (letter.payload or {}).get("unified_id")
+    if letter.stage == "apply" and isinstance(uid, str):
+        found = [d for d in session.exec(stmt) if (d.payload or {}).get("unified_id") == uid]
+    elif letter.record_id is not None:
+        found = list(session.exec(stmt.where(DeadLetter.record_id == letter.record_id)))
+    else:
+        found = [letter]
+    return sorted(found, key=lambda d: d.id or 0)
+
+
+def dismiss_dead_letters(
+    session: Session, letter_ids: Iterable[int], *, by: str, note: str | None = None
+) -> int:
+    """Close open dead letters no run should retry, saying who did and why; unknown or closed
+    ids are ignored. Returns how many were closed."""
+    closed = 0
+    for letter in find_dead_letters(session, ids=letter_ids):
+        assert letter.id is not None
+        record_attempt(session, letter.id, "dismissed", reason=note, by=by)
+        closed += 1
     return closed

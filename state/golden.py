@@ -13,7 +13,15 @@ from state._upsert import bulk_upsert
 from state.models import GoldenRecord
 from state.types import utcnow
 
-__all__ = ["golden_ids", "golden_version", "goldens_saved_since", "load_golden", "save_golden"]
+__all__ = [
+    "golden_by_email",
+    "golden_by_id",
+    "golden_ids",
+    "golden_version",
+    "goldens_saved_since",
+    "load_golden",
+    "save_golden",
+]
 
 
 def load_golden(
@@ -74,3 +82,14 @@ def goldens_saved_since(session: Session, entity: str, since: dt.datetime) -> se
         GoldenRecord.entity == entity, col(GoldenRecord.updated_at) > since
     )
     return set(session.exec(stmt))
+
+
+def golden_by_email(session: Session, email: str) -> list[GoldenRecord]:
+    """The golden records whose ``email`` value is ``email`` (any case): who an address is."""
+    wanted = email.strip().lower()
+    stmt = select(GoldenRecord).where(GoldenRecord.entity == "person")
+    return [g for g in session.exec(stmt) if str(g.values.get("email") or "").lower() == wanted]
+
+
+def golden_by_id(session: Session, unified_id: str) -> GoldenRecord | None:
+    return session.get(GoldenRecord, unified_id)

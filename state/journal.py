@@ -24,6 +24,7 @@ from state.types import utcnow
 __all__ = [
     "MAX_ERROR_CHARS",
     "JournalStateError",
+    "entries_for_golden",
     "entries_for_run",
     "mark_applied",
     "mark_failed",
@@ -53,9 +54,9 @@ def _planned_row(
     at: dt.datetime,
 ) -> dict[str, Any]:
     if op not in JOURNAL_OPS:
-        raise ValueError(f"journal op is create or update, not {op!r}")
-    if op == "update" and record_id is None:
-        raise ValueError("an update needs the tool's record_id")
+        raise ValueError(f"journal op is create, update or archive, not {op!r}")
+    if op in ("update", "archive") and record_id is None:
+        raise ValueError(f"an {op} needs the tool's record_id")
     return {
         "run_id": run_id,
         "tool": tool,
@@ -221,4 +222,10 @@ def pending_entries(session: Session, *, tool: str | None = None) -> list[Journa
     stmt = select(JournalEntry).where(JournalEntry.status == "planned")
     if tool is not None:
         stmt = stmt.where(JournalEntry.tool == tool)
+    return list(session.exec(stmt.order_by(col(JournalEntry.id))))
+
+
+def entries_for_golden(session: Session, unified_id: str) -> list[JournalEntry]:
+    """Every write journaled for one golden record, in any tool, in write order (its history)."""
+    stmt = select(JournalEntry).where(JournalEntry.unified_id == unified_id)
     return list(session.exec(stmt.order_by(col(JournalEntry.id))))

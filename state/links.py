@@ -25,6 +25,7 @@ __all__ = [
     "links_for_entity",
     "links_for_tool",
     "links_for_unified",
+    "links_of_record",
     "owners_for_tool",
     "record_read",
     "record_written",
@@ -199,3 +200,9 @@ def delete_link(session: Session, tool: str, entity: str, record_id: str) -> boo
     session.delete(link)
     session.flush()
     return True
+
+
+def links_of_record(session: Session, tool: str, record_id: str) -> list[Link]:
+    """The links of one tool record id, whatever its entity (a CLI argument names no entity)."""
+    stmt = select(Link).where(Link.tool == tool, Link.record_id == record_id)
+    return list(session.exec(stmt))

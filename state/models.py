@@ -19,6 +19,7 @@ from state.types import JSONValue, UTCDateTime, utcnow
 __all__ = [
     "ALL_MODELS",
     "ALL_TABLES",
+    "DEAD_LETTER_OUTCOMES",
     "DEAD_LETTER_STAGES",
     "JOURNAL_OPS",
     "JOURNAL_STATUSES",
@@ -27,6 +28,7 @@ __all__ = [
     "CannotLink",
     "Cursor",
     "DeadLetter",
+    "DeadLetterAttempt",
     "DeadLetterStage",
     "FieldSeen",
     "GoldenRecord",
@@ -43,14 +45,15 @@ __all__ = [
 ]
 
 RunStatus = Literal["running", "completed", "failed"]
-JournalOp = Literal["create", "update"]
+JournalOp = Literal["create", "update", "archive"]
 JournalStatus = Literal["planned", "applied", "failed", "held"]
 DeadLetterStage = Literal["extract", "map", "match", "apply"]
 
 RUN_STATUSES: Final = ("running", "completed", "failed")
-JOURNAL_OPS: Final = ("create", "update")
+JOURNAL_OPS: Final = ("create", "update", "archive")
 JOURNAL_STATUSES: Final = ("planned", "applied", "failed", "held")
 DEAD_LETTER_STAGES: Final = ("extract", "map", "match", "apply")
+DEAD_LETTER_OUTCOMES: Final = ("failed", "resolved", "dismissed")
 ReviewStatus = Literal["pending", "accepted", "rejected"]
 REVIEW_STATUSES: Final = ("pending", "accepted", "rejected")
 
@@ -185,6 +188,22 @@ class DeadLetter(SQLModel, table=True):
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class DeadLetterAttempt(SQLModel, table=True):
+    """What happened to a dead letter after it was filed: a replay that failed again (with the
+    reason then), one that went through, or a person's dismissal (who, when, why)."""
+
+    __tablename__ = "dead_letter_attempts"
+    __table_args__ = (_one_of("dead_letter_attempts", "outcome", DEAD_LETTER_OUTCOMES),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="dead_letters.id", index=True)
+    run_id: str | None = Field(default=None, foreign_key="runs.id")
+    outcome: str
+    reason: str | None = Field(default=None, sa_type=Text)
+    by: str | None = None
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class ReviewItem(SQLModel, table=True):
     """A pair scored between the review and auto-merge thresholds, waiting for a human.
 
@@ -266,6 +285,7 @@ ALL_MODELS: Final[tuple[type[SQLModel], ...]] = (
     MatchDecision,
     JournalEntry,
     DeadLetter,
+    DeadLetterAttempt,
     ReviewItem,
     CannotLink,
     MatchModel,

@@ -109,7 +109,7 @@ def test_bad_plans_are_refused(runs: Engine) -> None:
     with Session(runs) as session:
         with pytest.raises(ValueError, match="record_id"):
             plan_write(session, "r1", "hubspot", "person", "update")
-        with pytest.raises(ValueError, match="create or update"):
+        with pytest.raises(ValueError, match="create, update or archive"):
             plan_write(session, "r1", "hubspot", "person", "delete", record_id="1")  # type: ignore[arg-type]
 
 
