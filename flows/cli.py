@@ -379,7 +379,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "drift", help="fields a tool stopped sending (writes held); confirm one to write it again"
     )
-    p.add_argument("action", nargs="?", default="list", choices=("list", "confirm"))
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "confirm"),
+        help="list (default): vanished fields and their state; confirm TOOL FIELD",
+    )
     p.add_argument("tool", nargs="?", help="the tool (confirm; list: only this tool's)")
     p.add_argument("field", nargs="?", help="the tool field or unified field (confirm)")
     p.set_defaults(func=_cmd_drift)

@@ -124,7 +124,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "them again now with today's mappings; dismiss ID...: close them for good"
         ),
     )
-    p.add_argument("action", nargs="?", default="list", choices=tuple(_ACTIONS))
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=tuple(_ACTIONS),
+        help="list (default), show ID, replay [IDS], dismiss IDS",
+    )
     p.add_argument("ids", nargs="*", type=int, help="dead letter ids (show, dismiss, replay)")
     p.add_argument("--tool", help="only this tool's (list, replay)")
     p.add_argument("--reason", help="only those whose reason contains this text (list, replay)")

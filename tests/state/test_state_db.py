@@ -88,6 +88,7 @@ def test_init_schema_creates_every_table_and_is_idempotent(state_engine: Engine)
         "cannot_links",
         "match_models",
         "fields_seen",
+        "dead_letter_attempts",
     }
 
 
