@@ -40,7 +40,7 @@ from flows.modes import SYNC_MODES, SyncMode, alert_on_dead_letters, all_golden_
 from flows.progress import Progress, Span
 from flows.report import SyncReport
 from flows.resolve import match_records, merge_goldens, train_model
-from mappings.spec import MappedRecord, load_mappings, mapped_tools
+from mappings.spec import MappedRecord, load_mappings, mapped_tools, written_only
 from mappings.spec import Mapping as ToolMapping
 from mappings.survivorship import GoldenView, load_rules
 from matching.fellegi_sunter import Model
@@ -204,7 +204,10 @@ def _golden_views(engine: Engine, entity: str, unified_ids: set[str]) -> dict[st
 
 
 def _link_views(
-    engine: Engine, unified_ids: set[str], fresh: dict[tuple[str, str], tuple[str, LinkView]]
+    engine: Engine,
+    unified_ids: set[str],
+    fresh: dict[tuple[str, str], tuple[str, LinkView]],
+    mappings: dict[str, ToolMapping],
 ) -> dict[str, list[LinkView]]:
     """Stored links of these goldens, overlaid with the records read in this run."""
     with session_scope(engine) as session:
@@ -215,7 +218,7 @@ def _link_views(
             )
             for link in links_for_unified(session, unified_ids)
         ]
-    return links_by_golden(stored, fresh)
+    return links_by_golden(stored, fresh, {t: written_only(m) for t, m in mappings.items()})
 
 
 def _matching_model(
@@ -276,6 +279,7 @@ def checkpoint(
     cursors: dict[tuple[str, str], dict[str, Any]],
     written: set[tuple[str, str]] | None = None,
     settled: list[int] | None = None,
+    views: dict[tuple[str, str], LinkView] | None = None,
 ) -> None:
     """Record what each read record looked like, then move the cursors: links before cursors.
 
@@ -283,7 +287,7 @@ def checkpoint(
     the older ones it was read with.
     """
     hashes = {tool: m.hashes for tool, m in mapped.items()}
-    rows, hashes_only = checkpoint_rows(entity, matches, hashes, written or set())
+    rows, hashes_only = checkpoint_rows(entity, matches, hashes, written or set(), views)
     with session_scope(engine) as session:
         upsert_links(session, rows)
         upsert_links(session, hashes_only)
@@ -778,7 +782,7 @@ def _sync_entity(
             **_golden_views(engine, entity, planned_ids - touched),
             **merged.goldens,
         }
-    links = _link_views(engine, planned_ids, fresh)
+    links = _link_views(engine, planned_ids, fresh, mappings)
     report.golden_merged += sum(1 for uid in touched if len(links.get(uid, ())) > 1)
     plan = plan_writes(
         planned_goldens, dict(links), list(mappings.values()), refs, held_fields(drifts)
@@ -815,7 +819,9 @@ def _sync_entity(
     if held:
         # Not checkpointed: the next run reads and plans these records again (flows/caps.py).
         return plan, duplicates
-    checkpoint(engine, run_id, entity, mapped, matches, cursors, written, reads.settled)
+    checkpoint(
+        engine, run_id, entity, mapped, matches, cursors, written, reads.settled, known_views
+    )
     store_observed(engine, reads.observed, drifts)
     merge_in_tools(engine, duplicates, run_id, entity)
     return plan, duplicates

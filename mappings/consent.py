@@ -19,6 +19,7 @@ from typing import Final
 
 __all__ = [
     "CONSENT_FIELDS",
+    "CONSENT_REASONS",
     "CONSENT_VALUES",
     "OPTED_OUT",
     "loosens",
@@ -27,6 +28,11 @@ __all__ = [
 
 CONSENT_FIELDS: Final = frozenset({"email_consent"})
 """Unified fields holding a consent state (one per channel)."""
+
+CONSENT_REASONS: Final = {"email_consent_reason": "email_consent"}
+"""Reason field -> the consent field it explains (Mailchimp's ``unsubscribe_reason``). A reason
+belongs to the state it was given with: it is taken from the record whose state won, never
+from another record, so an unsubscribe is never shown with someone else's reason."""
 
 CONSENT_VALUES: Final = ("cleaned", "unsubscribed", "subscribed", "never_asked")
 """Every consent state, most restrictive first."""

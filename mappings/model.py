@@ -52,6 +52,9 @@ class Person(BaseModel):
     bounced) or ``never_asked``. The most restrictive value any tool holds wins and is never
     loosened by a write (``mappings.consent``); where and when it was recorded is the field's
     provenance."""
+    email_consent_reason: str | None = None
+    """Why ``email_consent`` is what it is, in the words of the tool that recorded it (the
+    reason a person gave when unsubscribing); only ever from the record whose state won."""
 
 
 class Company(BaseModel):

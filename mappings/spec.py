@@ -61,6 +61,7 @@ __all__ = [
     "read_back",
     "requested_fields",
     "to_unified",
+    "written_only",
     "written_together",
 ]
 
@@ -588,6 +589,13 @@ def mapped_fields(m: Mapping, direction: Literal["in", "out"]) -> tuple[str, ...
     if direction == "in":
         return tuple(f.unified for f in m.fields if f.reads)
     return tuple(f.unified for f in m.fields if f.writes)
+
+
+def written_only(m: Mapping) -> frozenset[str]:
+    """Unified fields written to the tool but never read from it (``direction: out``), over
+    every record type: a record as read lacks them, so what revsync last wrote stands for
+    what the tool holds."""
+    return frozenset(f.unified for kind in m.all_types() for f in kind.fields if not f.reads)
 
 
 def requested_fields(m: Mapping) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mappings.consent import CONSENT_FIELDS, restrictiveness
+from mappings.consent import CONSENT_FIELDS, CONSENT_REASONS, restrictiveness
 from mappings.custom import CustomField
 from mappings.errors import MappingConfigError
 from mappings.spec import MAPPINGS_DIR, MappedRecord, custom_fields, mappings_dir
@@ -89,6 +89,11 @@ class Rules(BaseModel):
         )
         if restrictive:
             raise ValueError(f"most_restrictive is for consent fields only, not {restrictive}")
+        reasons = sorted(f for f in CONSENT_REASONS if f in self.authoritative or f in self.fields)
+        if reasons:
+            raise ValueError(
+                f"a consent reason follows its consent state and takes no rule: {reasons}"
+            )
         return self
 
     def rule(self, field: str) -> FieldRule:
@@ -239,7 +244,8 @@ def merge(
                     tool="golden", record_id="", updated_at=_NO_TIME, value=value
                 )
     ballots: dict[str, dict[str, Vote]] = {}
-    for record in contributions:
+    records = list(contributions)
+    for record in records:
         for name, value in record.values.items():
             fields.add(name)
             if value is None or not value.strip():
@@ -269,11 +275,60 @@ def merge(
                 best[name] = candidate
     for name, votes in ballots.items():
         best[name] = _elect(votes)
+    for reason, state in CONSENT_REASONS.items():
+        _follow_state(best, reason, state, records, golden)
     ordered = sorted(fields)
     return GoldenView(
         values={name: best[name].value if name in best else None for name in ordered},
         provenance={name: _shared_fields_set(best[name]) for name in ordered if name in best},
     )
+
+
+def _follow_state(
+    best: dict[str, FieldSource],
+    reason: str,
+    state: str,
+    records: list[MappedRecord],
+    golden: GoldenView | None,
+) -> None:
+    """``best[reason]``: a reason given with the winning ``state``, or nothing. The winning
+    record's own reason first; else the one held, while the state it explains still wins and
+    its record has not dropped it; else the newest given with the same state by another record
+    (revsync's own writes copy a state, never its reason). A reason given with any other state
+    explains something else and is never taken."""
+    winner = best.get(state)
+    best.pop(reason, None)
+    if winner is None:
+        return
+    latest: dict[tuple[str, str], MappedRecord] = {}
+    for r in records:
+        key = (r.tool, r.record_id)
+        if key not in latest or r.updated_at >= latest[key].updated_at:
+            latest[key] = r
+    given = {
+        key: r
+        for key, r in latest.items()
+        if r.values.get(state) == winner.value and _non_empty(r.values.get(reason)) is not None
+    }
+    own = given.get((winner.tool, winner.record_id))
+    held = golden.provenance.get(reason) if golden else None
+    if own is None and held is not None:
+        image = latest.get((held.tool, held.record_id))
+        still = golden is not None and golden.values.get(state) == winner.value
+        if still and (image is None or (held.tool, held.record_id) in given):
+            if image is None:
+                best[reason] = held
+                return
+            own = image
+    if own is None and given:
+        own = max(given.values(), key=lambda r: (r.updated_at, r.tool, r.record_id))
+    if own is not None:
+        best[reason] = FieldSource(
+            tool=own.tool,
+            record_id=own.record_id,
+            updated_at=own.updated_at,
+            value=str(_non_empty(own.values.get(reason))),
+        )
 
 
 def _latest_record(golden: GoldenView | None, contributions: Iterable[MappedRecord]) -> GoldenView:

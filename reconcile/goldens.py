@@ -7,7 +7,7 @@ state compute the same goldens, decisions and review items; ``flows`` only loads
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +106,25 @@ def review_rows(entity: str, run_id: str, matches: Iterable[MatchResult]) -> lis
 def links_by_golden(
     stored: Iterable[tuple[str, LinkView]],
     fresh: Mapping[tuple[str, str], tuple[str, LinkView]],
+    written_only: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, list[LinkView]]:
-    """Each golden's linked records: the stored links overlaid with those read this run."""
+    """Each golden's linked records: the stored links overlaid with those read this run.
+
+    A record read lacks the fields its tool is only written (``written_only``: tool -> unified
+    fields); the stored values of those, what revsync last wrote there, stay."""
     views: dict[tuple[str, str], tuple[str, LinkView]] = {
         (view.tool, view.record_id): (uid, view) for uid, view in stored
     }
-    views.update(fresh)
+    for key, (uid, view) in fresh.items():
+        kept = (written_only or {}).get(view.tool, ())
+        before = views.get(key)
+        if kept and before is not None:
+            carried = {
+                f: v for f, v in before[1].values.items() if f in kept and f not in view.values
+            }
+            if carried:
+                view = view.model_copy(update={"values": {**view.values, **carried}})
+        views[key] = (uid, view)
     by_golden: dict[str, list[LinkView]] = defaultdict(list)
     for uid, view in views.values():
         by_golden[uid].append(view)
@@ -123,11 +136,14 @@ def checkpoint_rows(
     matches: Iterable[MatchResult],
     hashes: Mapping[str, Mapping[str, str]],
     written: set[tuple[str, str]],
+    views: Mapping[tuple[str, str], LinkView] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Link rows recording what each record read looked like: (with values, hashes only).
 
     A record this run wrote to keeps the values apply recorded (what the tool holds now), not
-    the older ones it was read with, so only its read hash is updated.
+    the older ones it was read with, so only its read hash is updated. ``views``: the records
+    as the plan saw them (``links_by_golden``), whose values also keep what revsync wrote to
+    fields the tool is never read from.
     """
     rows: list[dict[str, Any]] = []
     hashes_only: list[dict[str, Any]] = []
@@ -142,5 +158,7 @@ def checkpoint_rows(
         if (m.record.tool, m.record.record_id) in written:
             hashes_only.append(row)
         else:
-            rows.append({**row, "last_values": m.record.values})
+            view = (views or {}).get((m.record.tool, m.record.record_id))
+            values = m.record.values if view is None else {**view.values, **m.record.values}
+            rows.append({**row, "last_values": values})
     return rows, hashes_only

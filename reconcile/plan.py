@@ -168,7 +168,9 @@ def _update_for(
     refs: RefIndex,
     drifted: Mapping[str, str] | None = None,
 ) -> list[PlannedWrite | Skipped]:
-    comparable = set(mapped_fields(mapping, "in")) & set(mapped_fields(mapping, "out"))
+    # A field only written is compared with what revsync last wrote there (the link keeps it):
+    # the tool's record, as read, does not say.
+    comparable = set(mapped_fields(mapping, "out"))
     changes: dict[str, FieldChange] = {}
     identity = {f.unified for f in mapping.fields if f.identity}
     differing = sorted(

@@ -18,7 +18,11 @@ second), finishes at once and names its own error, where an import costs a probe
 a few polls and a read, and its process can wait in Brevo's queue for minutes.
 
 A payload's ``company_ref`` (Brevo's company id) is taken out and the contact linked to that
-company once written, one ``PATCH /companies/link-unlink/{id}`` per company.
+company once written, one ``PATCH /companies/link-unlink/{id}`` per company. Contacts do not
+list their companies, so the plan compares the company with the one revsync last linked: a
+contact that existed before revsync is linked by its first update, and an update that only
+moves the company is that link call alone. The old company's link is left (a contact may
+belong to several companies in Brevo).
 
 Companies have no upsert: a linked company is PATCHed by id; an unlinked one is looked up by
 domain (``GET /companies?filters={"attributes.domain": …}``), PATCHed if found, else created
@@ -154,6 +158,9 @@ class BrevoWriter(HttpWriter):
 
     def _update_contact(self, item: WriteItem, body: dict[str, Any]) -> WriteOutcome:
         update = {k: v for k, v in body.items() if k not in {"email", "updateEnabled"}}
+        if not update or update == {"attributes": {}}:
+            # Only its company changed: the link call after the writes is the whole update.
+            return WriteOutcome(item.key, ok=True, record_id=item.record_id)
         path = f"/contacts/{item.record_id}"
         try:
             self._send("contact", "PUT", path, update, params={"identifierType": "contact_id"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.mailchimp.store import subscriber_hash
+from sandbox.mailchimp.store import ADMIN_UNSUBSCRIBE, subscriber_hash
 from sandbox.state import SandboxState
 from sandbox.timefmt import iso_offset, parse_instant_ms
 from sandbox.world import (
@@ -30,6 +30,15 @@ __all__ = ["load", "render"]
 
 _TAGS = ("newsletter", "webinar-2025", "trial", "customer", "event-lead", "vip", "partner")
 _STATUSES = ("subscribed",) * 85 + ("unsubscribed",) * 8 + ("pending",) * 4 + ("cleaned",) * 3
+_UNSUBSCRIBE_REASONS = (
+    ADMIN_UNSUBSCRIBE,
+    "I no longer want to receive these emails",
+    "I never signed up for this mailing list",
+    "The emails are inappropriate",
+    "The emails are spam and should be reported",
+    "Other",
+)
+"""What Mailchimp's unsubscribe form offers, and what an admin's unsubscribe records."""
 
 
 def _in_mailchimp(draw: float) -> bool:
@@ -82,6 +91,11 @@ def render(world: PeopleWorld, rng: random.Random) -> ToolSeed:
             "timestamp_signup": iso_offset(signup),
             "last_changed": iso_offset(changed),
         }
+        if member["status"] == "unsubscribed":  # its own draw: the rest of the world stays
+            pick = world.draw(person, "mailchimp-unsubscribe-reason")
+            member["unsubscribe_reason"] = _UNSUBSCRIBE_REASONS[
+                int(pick * len(_UNSUBSCRIBE_REASONS))
+            ]
         members.append(member)
         seed.truth[f"mailchimp:members:{member['id']}"] = person.id
     return seed

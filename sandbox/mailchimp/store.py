@@ -18,6 +18,7 @@ from sandbox.store import RecordStore
 from sandbox.timefmt import iso_offset
 
 __all__ = [
+    "ADMIN_UNSUBSCRIBE",
     "FAKE_DOMAINS",
     "MEMBER_STATUSES",
     "MERGE_FIELDS",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
+ADMIN_UNSUBSCRIBE = "N/A (Unsubscribed by an admin)"
+"""The ``unsubscribe_reason`` Mailchimp records when an account (its API key) unsubscribes
+someone, rather than the person through the form."""
 FAKE_DOMAINS = frozenset(
     {"example.com", "example.org", "example.net", "test.com", "test.org", "invalid.com"}
 )
@@ -199,6 +203,8 @@ class MailchimpData:
             "tags": tags,
             "list_id": self.list_id,
         }
+        if status == "unsubscribed":
+            member["unsubscribe_reason"] = str(body.get("unsubscribe_reason") or ADMIN_UNSUBSCRIBE)
         self.members.put(key, member, changed_ms)
         self._by_contact[member["contact_id"]] = key
         return member
@@ -217,6 +223,10 @@ class MailchimpData:
             status = self._status(body["status"], "status")
             if status == "subscribed" and member["status"] != "subscribed":
                 member["timestamp_opt"] = iso_offset(now_ms)
+            if status == "unsubscribed" and member["status"] != "unsubscribed":
+                member["unsubscribe_reason"] = ADMIN_UNSUBSCRIBE  # an API call is an admin's act
+            elif status != "unsubscribed":
+                member.pop("unsubscribe_reason", None)
             member["status"] = status
         if "merge_fields" in body:
             member["merge_fields"] = self._merge_fields(

@@ -22,6 +22,7 @@ from sandbox.credentials import (
     SANDBOX_MAILCHIMP_LIST_ID,
     SANDBOX_SALESFORCE_TOKEN,
 )
+from sandbox.mailchimp.store import ADMIN_UNSUBSCRIBE
 from state.db import engine_from_url
 from state.models import JournalEntry
 
@@ -185,7 +186,10 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
     ).raise_for_status()
 
     result = sync(tools=TOOLS)
-    assert golden_values("person")[unified_id]["email_consent"] == "unsubscribed"
+    golden = golden_values("person")[unified_id]
+    assert golden["email_consent"] == "unsubscribed"
+    # Mailchimp records why: an unsubscribe through the API is an admin's.
+    assert golden["email_consent_reason"] == ADMIN_UNSUBSCRIBE
     assert _salesforce_flags(tools)[records["salesforce"]] is True
     writes = [w for w in result.plan.writes if w.unified_id == unified_id]
     expected = {("salesforce", "unsubscribed")}
@@ -204,5 +208,6 @@ def test_an_unsubscribe_in_the_emailing_tool_reaches_the_crm(tools: Tools) -> No
         url, json={"status": "subscribed"}, auth=("revsync", SANDBOX_MAILCHIMP_KEY)
     ).raise_for_status()
     sync(tools=TOOLS)
-    assert golden_values("person")[unified_id]["email_consent"] == "unsubscribed"
+    golden = golden_values("person")[unified_id]
+    assert golden["email_consent"] == "unsubscribed"
     assert _salesforce_flags(tools)[records["salesforce"]] is True

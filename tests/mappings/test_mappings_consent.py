@@ -159,3 +159,78 @@ def test_an_unset_opt_out_flag_reads_as_never_asked() -> None:
         assert to_unified(m, raw).values["email_consent"] == "never_asked"
     raw = {"id": "1", "properties": {"lastmodifieddate": stamp, "hs_email_optout": "true"}}
     assert to_unified(m, raw).values["email_consent"] == "unsubscribed"
+
+
+def _with_reason(tool: str, value: str, minutes: int, reason: str | None) -> MappedRecord:
+    return MappedRecord(
+        tool=tool,
+        record_id=f"{tool}-1",
+        updated_at=T0 + timedelta(minutes=minutes),
+        values={"email_consent": value, "email_consent_reason": reason},
+    )
+
+
+def test_the_reason_comes_from_the_record_whose_state_won() -> None:
+    rules = load_rules("person")
+    records = [
+        _with_reason("mailchimp", "unsubscribed", 0, "The emails are spam and should be reported"),
+        _with_reason("brevo", "subscribed", 90, "I no longer want to receive these emails"),
+    ]
+    for order in itertools.permutations(records):
+        golden = golden_from_scratch(order, rules)
+        assert golden.values["email_consent"] == "unsubscribed"
+        assert golden.values["email_consent_reason"] == "The emails are spam and should be reported"
+        assert golden.provenance["email_consent_reason"].tool == "mailchimp"
+
+
+def test_no_reason_is_borrowed_from_another_record() -> None:
+    """The winner gave none: the newer reason of a record whose state lost explains nothing."""
+    rules = load_rules("person")
+    golden = golden_from_scratch(
+        [
+            _with_reason("hubspot", "cleaned", 0, None),
+            _with_reason("mailchimp", "unsubscribed", 90, "Other"),
+        ],
+        rules,
+    )
+    assert golden.values["email_consent"] == "cleaned"
+    assert golden.values["email_consent_reason"] is None
+    assert "email_consent_reason" not in golden.provenance
+
+
+def test_a_reason_goes_when_another_record_takes_the_state_over() -> None:
+    """Batch by batch: a stored reason stays while its record's state wins, and goes once a
+    more restrictive state arrives from elsewhere."""
+    rules = load_rules("person")
+    first = merge(None, [_with_reason("mailchimp", "unsubscribed", 0, "Other")], rules)
+    unrelated = merge(first, [_with_reason("brevo", "subscribed", 30, None)], rules)
+    assert unrelated.values["email_consent_reason"] == "Other"
+    bounced = merge(unrelated, [_with_reason("hubspot", "cleaned", 60, None)], rules)
+    assert bounced.values["email_consent"] == "cleaned"
+    assert bounced.values["email_consent_reason"] is None
+    resubscribed = merge(first, [_with_reason("mailchimp", "subscribed", 90, None)], rules)
+    assert resubscribed.values["email_consent_reason"] is None
+
+
+def test_a_consent_reason_takes_no_rule_of_its_own() -> None:
+    with pytest.raises(ValidationError, match="follows its consent state"):
+        Rules(fields={"email_consent_reason": "most_frequent"})
+
+
+def test_the_same_state_copied_elsewhere_keeps_the_reason_given_with_it() -> None:
+    """revsync writes the unsubscribe to the CRM, which reads back newer and wins the tie: the
+    state is the one the person gave a reason for, so the reason stays, and its source too."""
+    rules = load_rules("person")
+    first = merge(None, [_with_reason("mailchimp", "unsubscribed", 0, "Other")], rules)
+    copied = merge(first, [_with_reason("salesforce", "unsubscribed", 30, None)], rules)
+    assert copied.provenance["email_consent"].tool == "salesforce"
+    assert copied.values["email_consent_reason"] == "Other"
+    assert copied.provenance["email_consent_reason"].tool == "mailchimp"
+    together = golden_from_scratch(
+        [
+            _with_reason("mailchimp", "unsubscribed", 0, "Other"),
+            _with_reason("salesforce", "unsubscribed", 30, None),
+        ],
+        rules,
+    )
+    assert together.values["email_consent_reason"] == "Other"

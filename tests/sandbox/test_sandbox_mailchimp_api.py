@@ -10,7 +10,7 @@ import pytest
 from sandbox_testkit import MC_AUTH, control, fresh
 
 from sandbox.credentials import SANDBOX_MAILCHIMP_KEY, SANDBOX_MAILCHIMP_LIST_ID
-from sandbox.mailchimp.store import email_problem, subscriber_hash
+from sandbox.mailchimp.store import ADMIN_UNSUBSCRIBE, email_problem, subscriber_hash
 from sandbox.server import SandboxServer
 
 LIST = f"/lists/{SANDBOX_MAILCHIMP_LIST_ID}"
@@ -192,3 +192,19 @@ def test_merge_fields_listing(mc: httpx.Client) -> None:
 )
 def test_email_problem(email: str, rejected: bool) -> None:
     assert (email_problem(email) is not None) is rejected
+
+
+def test_unsubscribed_members_carry_their_reason(mc: httpx.Client, sandbox: SandboxServer) -> None:
+    control(sandbox, "POST", "/seed", {"people": 200, "seed": 3, "tools": ["mailchimp"]})
+    seeded = mc.get(f"{LIST}/members", params={"status": "unsubscribed", "count": 1000}).json()
+    assert seeded["members"]
+    assert all(m["unsubscribe_reason"] for m in seeded["members"])
+    subscribed = mc.get(f"{LIST}/members", params={"status": "subscribed"}).json()["members"]
+    assert all("unsubscribe_reason" not in m for m in subscribed)
+
+    member = _add(mc, "leaving@corp.io")
+    path = f"{LIST}/members/{member['id']}"
+    left = mc.patch(path, json={"status": "unsubscribed"}).json()
+    assert left["unsubscribe_reason"] == ADMIN_UNSUBSCRIBE
+    back = mc.patch(path, json={"status": "subscribed"}).json()
+    assert "unsubscribe_reason" not in back
