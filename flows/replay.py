@@ -96,7 +96,7 @@ def _replan_writes(engine: Engine, run_id: str, letters: list[DeadLetter]) -> No
     for (tool, entity), uids in sorted(wanted.items()):
         mapping = load_mappings(tool)[entity]
         goldens = _golden_views(engine, entity, uids)
-        links = _link_views(engine, uids, {})
+        links = _link_views(engine, uids, {}, {tool: mapping})
         refs = _ref_index(engine, {tool: mapping})
         plan = plan_writes(goldens, dict(links), [mapping], refs)
         with session_scope(engine) as session:
