@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sandbox.brevo.metadata import metadata_routes
 from sandbox.brevo.store import BrevoData, BrevoError, CrmObjects
 from sandbox.credentials import SANDBOX_BREVO_KEY
 from sandbox.faults import partial_batch_every
@@ -487,6 +488,7 @@ def brevo_app(state: SandboxState) -> ASGIApp:
     """The Brevo router behind its auth and rate-limit gate, to mount at ``/brevo/v3``."""
     r = _BrevoRoutes(state)
     routes = [
+        *metadata_routes(state, _guard),  # before /contacts/{identifier}
         Route("/contacts", _guard(r.list_contacts), methods=["GET"]),
         Route("/contacts", _guard(r.create_contact), methods=["POST"]),
         Route("/contacts/batch", _guard(r.batch), methods=["POST"]),

@@ -24,6 +24,7 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_FRESHDESK_API_KEY
+from sandbox.freshdesk.metadata import metadata_routes
 from sandbox.freshdesk.store import FieldError, FreshdeskData, FreshdeskError, parse_since
 from sandbox.gate import Gate, guard, json_object
 from sandbox.ratelimit import WindowLimiter
@@ -640,6 +641,7 @@ def freshdesk_app(state: SandboxState) -> ASGIApp:
             Route(b + "/search/contacts", _guard(r.search_contacts), methods=["GET"]),
             Route(b + "/search/companies", _guard(r.search_companies), methods=["GET"]),
             Route(b + "/search/tickets", _guard(r.search_tickets), methods=["GET"]),
+            *metadata_routes(b, _guard),
         ]
     )
     return _Gate(router, state)

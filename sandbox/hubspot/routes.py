@@ -23,6 +23,7 @@ from sandbox.credentials import SANDBOX_HUBSPOT_READONLY_TOKEN, SANDBOX_HUBSPOT_
 from sandbox.faults import partial_batch_every
 from sandbox.gate import Gate, guard, json_body
 from sandbox.hubspot.associations import ASSOCIATION_TYPES, PRIMARY_TYPES, association_pair
+from sandbox.hubspot.metadata import metadata_routes
 from sandbox.hubspot.properties import PropertyError
 from sandbox.hubspot.search import run_search
 from sandbox.hubspot.store import OBJECT_TYPE_IDS, HubSpotError, HubSpotObjects
@@ -960,6 +961,7 @@ def hubspot_app(state: SandboxState) -> ASGIApp:
                 _guard(r.unsubscribe_all),
                 methods=["GET", "POST"],
             ),
+            *metadata_routes(_guard),
         ]
     )
     return _Gate(router, state)

@@ -44,7 +44,7 @@ from sandbox.world import (
     record_times,
 )
 
-__all__ = ["COMPANY_DUPLICATES", "IN_HUBSPOT", "load", "render"]
+__all__ = ["COMPANY_DUPLICATES", "IN_HUBSPOT", "OWNER_IDS", "load", "render"]
 
 IN_HUBSPOT = 0.80
 """People with ``draw(p, "crm-marketing") < IN_HUBSPOT`` are HubSpot contacts."""
@@ -55,7 +55,7 @@ _FIRST_DEAL_ID = 9001
 _DERIVED = (
     "hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate", "associations",
 )  # fmt: skip
-_OWNER_IDS = ("31245001", "31245002", "31245003", "31245004")
+OWNER_IDS = ("31245001", "31245002", "31245003", "31245004")
 COMPANY_DUPLICATES = 0.05
 """Share of companies someone created a second time (at least one)."""
 _MESSY_DOMAIN = 0.15
@@ -276,7 +276,7 @@ def _render_deals(
                     "dealstage": stage,
                     "pipeline": "default",
                     "closedate": iso_ms_z(close) if rng.random() < 0.9 else None,
-                    "hubspot_owner_id": rng.choice(_OWNER_IDS),
+                    "hubspot_owner_id": rng.choice(OWNER_IDS),
                     "createdate": iso_ms_z(created),
                     "hs_lastmodifieddate": iso_ms_z(modified),
                     "associations": {

@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.fault_support import body_value, path_kind, query_value, records_under, survivor
 from sandbox.faults import ToolFaultHooks
-from sandbox.intercom.routes import intercom_error_body
+from sandbox.intercom.errors import intercom_error_body
 from sandbox.state import SandboxState
 
 __all__ = ["fault_hooks"]

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_INTERCOM_TOKEN
 from sandbox.gate import Gate, guard, json_object
+from sandbox.intercom.errors import intercom_error_body
 from sandbox.intercom.metadata import metadata_routes
 from sandbox.intercom.store import (
     CONVERSATION_DATE_FIELDS,
@@ -37,7 +38,6 @@ __all__ = [
     "DEFAULT_VERSION",
     "KNOWN_VERSIONS",
     "intercom_app",
-    "intercom_error_body",
     "intercom_error_renderer",
 ]
 
@@ -52,13 +52,6 @@ COMPANIES_MAX_PAGE = 60
 SCROLL_PAGE = 15
 CONVERSATIONS_DEFAULT_PAGE = 20
 CONVERSATIONS_MAX_PAGE = 150
-
-
-def intercom_error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    return {"type": "error.list", "request_id": str(uuid.uuid4()), "errors": [error]}
 
 
 def intercom_error_renderer(status: int, message: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -583,7 +576,7 @@ def intercom_app(state: SandboxState) -> ASGIApp:
     r = _Routes(state)
     router = Router(
         routes=[
-            *metadata_routes(),
+            *metadata_routes(state),
             Route("/contacts", _guard(r.list_contacts), methods=["GET"]),
             Route("/contacts", _guard(r.create_contact), methods=["POST"]),
             Route("/contacts/search", _guard(r.search_contacts), methods=["POST"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.intercom.routes import intercom_error_body
+from sandbox.intercom.errors import intercom_error_body
 
 __all__ = ["unmatched"]
 

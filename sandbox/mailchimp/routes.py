@@ -22,6 +22,7 @@ from sandbox.credentials import SANDBOX_MAILCHIMP_DC, SANDBOX_MAILCHIMP_KEY
 from sandbox.faults import partial_batch_every
 from sandbox.fields import trim_fields
 from sandbox.gate import Gate, guard, json_body
+from sandbox.mailchimp.metadata import metadata_routes
 from sandbox.mailchimp.store import MailchimpError, email_problem, subscriber_hash
 from sandbox.ratelimit import ConcurrencyGate
 from sandbox.state import SandboxState
@@ -511,6 +512,7 @@ def mailchimp_app(state: SandboxState) -> ASGIApp:
             Route(member, _guard(r.put_member), methods=["PUT"]),
             Route(member, _guard(r.patch_member), methods=["PATCH"]),
             Route(member, _guard(r.delete_member), methods=["DELETE"]),
+            *metadata_routes(state, _guard),
         ]
     )
     return _Gate(router, state)

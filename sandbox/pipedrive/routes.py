@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.credentials import SANDBOX_PIPEDRIVE_OAUTH_TOKEN, SANDBOX_PIPEDRIVE_TOKEN
 from sandbox.gate import Gate, guard, json_object
+from sandbox.pipedrive.metadata import metadata_routes
 from sandbox.pipedrive.store import (
     PipedriveData,
     PipedriveEntity,
@@ -568,6 +569,7 @@ def pipedrive_app(state: SandboxState) -> ASGIApp:
             Route(v2 + "/{id}", _guard(r.update), methods=["PATCH"]),
             Route(v2 + "/{id}", _guard(r.delete), methods=["DELETE"]),
             Route("/v1/{entity}/{id}/merge", _guard(r.merge), methods=["PUT"]),
+            *metadata_routes(state, _guard),
         ]
     )
     return _Gate(router, state)

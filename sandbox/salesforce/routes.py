@@ -37,6 +37,7 @@ from sandbox.credentials import (
 from sandbox.faults import partial_batch_every
 from sandbox.gate import Gate, Handler, guard, json_body
 from sandbox.ratelimit import LimitDecision, WindowLimiter
+from sandbox.salesforce.bulk import bulk_routes
 from sandbox.salesforce.soql import SoqlError, parse_soql
 from sandbox.salesforce.store import (
     API_VERSION,
@@ -729,6 +730,7 @@ def salesforce_app(state: SandboxState) -> ASGIApp:
         *_both(base + "/queryAll", r.query_all, ["GET"]),
         *_both(base + "/queryAll/{locator}", r.query_more, ["GET"]),
         *_both(base + "/sobjects", r.describe_global, ["GET"]),
+        *bulk_routes(state, base, _guard),
         *_both(base + "/composite/sobjects", r.collection_create, ["POST"]),
         *_both(base + "/composite/sobjects", r.collection_update, ["PATCH"]),
         *_both(base + "/composite/sobjects", r.collection_delete, ["DELETE"]),

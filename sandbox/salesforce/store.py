@@ -671,6 +671,7 @@ class SalesforceData:
 
     tables: dict[str, SObjectTable] = field(default_factory=dict)
     cursors: OrderedDict[str, QueryCursor] = field(default_factory=OrderedDict)
+    bulk_jobs: dict[str, Any] = field(default_factory=dict)  # Bulk API 2.0 (``bulk.BulkJob``)
     block_duplicates: bool = False  # an active duplicate rule on Contact.Email with "Block"
 
     def __post_init__(self) -> None:
@@ -681,6 +682,7 @@ class SalesforceData:
         for table in self.tables.values():
             table.clear()
         self.cursors.clear()
+        self.bulk_jobs.clear()
         self.block_duplicates = False
 
     def table_of(self, record_id: str) -> SObjectTable | None:

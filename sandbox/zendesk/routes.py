@@ -28,6 +28,7 @@ from sandbox.ratelimit import LimitDecision, WindowLimiter
 from sandbox.state import SandboxState
 from sandbox.store import RecordStore
 from sandbox.zendesk.jobs import JobStep
+from sandbox.zendesk.metadata import metadata_routes
 from sandbox.zendesk.store import ZendeskData, ZendeskError, not_found, record_invalid, zd_time
 
 __all__ = ["BULK_MAX", "PAGE_MAX", "zendesk_app", "zendesk_error_renderer"]
@@ -807,5 +808,6 @@ def zendesk_app(state: SandboxState) -> ASGIApp:
         Route(api + "/job_statuses/{job_id}", _guard(r.job_status), methods=["GET"]),
         Route(api + "/incremental/{kind}/cursor", _guard(r.incremental_cursor), methods=["GET"]),
         Route(api + "/incremental/organizations", _guard(r.incremental_orgs), methods=["GET"]),
+        *metadata_routes(state, api, r._json, _guard),
     ]
     return _Gate(Router(routes=routes), state)
