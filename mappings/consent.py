@@ -30,9 +30,10 @@ CONSENT_FIELDS: Final = frozenset({"email_consent"})
 """Unified fields holding a consent state (one per channel)."""
 
 CONSENT_REASONS: Final = {"email_consent_reason": "email_consent"}
-"""Reason field -> the consent field it explains (Mailchimp's ``unsubscribe_reason``). A reason
-belongs to the state it was given with: it is taken from the record whose state won, never
-from another record, so an unsubscribe is never shown with someone else's reason."""
+"""Reason field -> the consent field it explains (what an emailing tool records with an
+unsubscribe). A reason belongs to the state it was given with: it is taken from a record
+holding the winning state, never from another, so an unsubscribe is never shown with a reason
+given for something else."""
 
 CONSENT_VALUES: Final = ("cleaned", "unsubscribed", "subscribed", "never_asked")
 """Every consent state, most restrictive first."""
