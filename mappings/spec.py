@@ -47,6 +47,7 @@ __all__ = [
     "Mapping",
     "custom_fields",
     "from_unified",
+    "has_path",
     "is_gone",
     "is_included",
     "load_mapping",
@@ -625,6 +626,11 @@ def _get(raw: dict[str, Any], path: str) -> object:
         if node is _MISSING:
             return _MISSING
     return node
+
+
+def has_path(raw: dict[str, Any], path: str) -> bool:
+    """The record carries ``path`` (a null value counts: the key is there)."""
+    return _get(raw, path) is not _MISSING
 
 
 def _put(out: dict[str, Any], path: str, value: object) -> None:

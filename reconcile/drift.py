@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mappings.spec import Mapping as ToolMapping
+from mappings.spec import has_path
 
 __all__ = [
     "EXPECTED_MISSES",
@@ -36,19 +37,6 @@ EXPECTED_MISSES = 5.0
 it, before its absence counts: (1 - rate) ** n stays under 1 % (a sparse field is not drift)."""
 MAX_NEW_FIELDS = 20
 """New (unmapped) keys tracked per stream and run: a tool adding hundreds is one report."""
-
-_MISSING = object()
-
-
-def _get(raw: Mapping[str, Any], path: str) -> object:
-    node: object = raw
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return _MISSING
-        node = node.get(part, _MISSING)
-        if node is _MISSING:
-            return _MISSING
-    return node
 
 
 def mapped_paths(mapping: ToolMapping) -> dict[str, tuple[str, ...]]:
@@ -91,11 +79,11 @@ def observe(mapping: ToolMapping, raws: Iterable[Any], into: Observed | None = N
     known |= {p for p in technical if p}
     containers = _containers(paths)
     for raw in raws:
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict):
             continue
         out.records += 1
         for path in paths:
-            if _get(raw, path) is not _MISSING:
+            if has_path(raw, path):
                 out.carried[path] = out.carried.get(path, 0) + 1
         candidates = [str(k) for k in raw]
         for box in containers:
